@@ -1,0 +1,136 @@
+# libtide - GNU make build. `make` configures with defaults if ./configure has not
+# run. V=1 prints full commands. Targets: all check demo bench install uninstall
+# man-check abi-check dist clean deps.
+
+VERSION := 1.0.0
+SOVERSION := 1
+
+all:
+
+# ./configure writes config.mk; without it, run configure with defaults first.
+config.mk: configure
+	./configure $(CONFIGURE_ARGS)
+-include config.mk
+
+ifeq ($(V),1)
+Q :=
+quiet = @true
+else
+Q := @
+quiet = @printf '  %-8s %s\n'
+endif
+
+B := build
+DESTDIR ?=
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+
+WARN := -Wall -Wextra -Wshadow -Wno-missing-field-initializers
+CPPFLAGS_LIB := -Iinclude -Isrc -I$(B) $(URING_CFLAGS)
+CXXFLAGS_LIB := -std=c++17 -O2 -g -fPIC -fvisibility=hidden -fvisibility-inlines-hidden \
+  $(WARN) $(SAN_FLAGS) $(CXXFLAGS)
+LDFLAGS_LIB := -shared -Wl,-soname,libtide.so.$(SOVERSION) \
+  -Wl,--version-script=src/libtide.map -Wl,-z,defs $(SAN_FLAGS) $(LDFLAGS)
+
+LIB_SRC := $(wildcard src/api/*.cc src/core/*.cc src/backend/*.cc src/sys/*.cc)
+LIB_OBJ := $(LIB_SRC:src/%.cc=$(B)/obj/%.o)
+LIB_SO := $(B)/libtide.so.$(VERSION)
+LIB_A := $(B)/libtide.a
+
+all: $(LIB_SO) $(B)/libtide.so.$(SOVERSION) $(B)/libtide.so $(LIB_A) $(B)/tide.pc
+
+$(B)/obj/%.o: src/%.cc config.mk $(wildcard src/*/*.hh) include/tide.h
+	@mkdir -p $(dir $@)
+	$(quiet) CXX $<
+	$(Q)$(CXX) $(CPPFLAGS_LIB) $(CXXFLAGS_LIB) -c $< -o $@
+
+$(LIB_SO): $(LIB_OBJ) src/libtide.map
+	$(quiet) LINK $@
+	$(Q)$(CXX) $(LDFLAGS_LIB) -o $@ $(LIB_OBJ) $(URING_LIBS) -lpthread
+
+$(B)/libtide.so.$(SOVERSION) $(B)/libtide.so: $(LIB_SO)
+	$(Q)ln -sf libtide.so.$(VERSION) $@
+
+$(LIB_A): $(LIB_OBJ)
+	$(quiet) AR $@
+	$(Q)rm -f $@ && ar rcs $@ $(LIB_OBJ)
+
+$(B)/tide.pc: tide.pc.in config.mk
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	  -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	  -e 's|@URING_REQUIRES@|$(URING_REQUIRES)|' $< > $@
+
+# ---------------------------------------------------------------- programs
+# Test and example programs link the shared library from build/ (rpath).
+PROG_CFLAGS := -std=c99 -O2 -g -Iinclude $(WARN) $(SAN_FLAGS) $(CFLAGS)
+PROG_LDFLAGS := -L$(B) -Wl,-rpath,$(abspath $(B)) $(SAN_FLAGS) $(LDFLAGS)
+
+EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
+examples: $(EXAMPLES)
+$(B)/examples/%: examples/%.c include/tide.h $(B)/libtide.so
+	@mkdir -p $(dir $@)
+	$(quiet) CC $<
+	$(Q)$(CC) $(PROG_CFLAGS) -D_GNU_SOURCE $< -o $@ $(PROG_LDFLAGS) -ltide -lm
+
+TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
+UNIT_TESTS := $(patsubst tests/%.cc,$(B)/tests/%,$(wildcard tests/unit_*.cc))
+tests: $(TESTS) $(UNIT_TESTS) $(B)/tests/backends
+$(B)/tests/test_%: tests/test_%.c tests/common.h include/tide.h $(B)/libtide.so
+	@mkdir -p $(dir $@)
+	$(quiet) CC $<
+	$(Q)$(CC) $(PROG_CFLAGS) -D_GNU_SOURCE $< -o $@ $(PROG_LDFLAGS) -ltide -lcriterion -lpthread
+$(B)/tests/backends: tests/backends.c include/tide.h $(B)/libtide.so
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(PROG_CFLAGS) $< -o $@ $(PROG_LDFLAGS) -ltide
+# Unit tests compile the internal piece they test directly.
+$(B)/tests/unit_timer_heap: tests/unit_timer_heap.cc src/core/timer_heap.cc src/core/timer_heap.hh
+	@mkdir -p $(dir $@)
+	$(quiet) CXX $<
+	$(Q)$(CXX) -std=c++17 -O2 -g -Isrc $(WARN) $(SAN_FLAGS) $< src/core/timer_heap.cc -o $@ -lcmocka $(SAN_FLAGS)
+
+# ---------------------------------------------------------------- checks
+# deps: install missing Build-Depends of debian/control (apt-get build-dep, as root).
+deps:
+	@sh tools/install-deps.sh
+
+check: deps
+	$(MAKE) all tests
+	@B=$(B) sh tests/run.sh
+
+man-check:
+	@sh tests/man-check.sh
+
+demo: deps
+	$(MAKE) all examples
+	@BUILD_DIR=$(B) sh examples/demo.sh
+
+bench: deps all
+	@if [ -x bench/run ]; then bench/run; else echo "bench: no benchmark suite yet (issue: benchmark suite)"; fi
+
+# ---------------------------------------------------------------- install
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
+	  $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
+	install -m 644 $(LIB_SO) $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	ln -sf libtide.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libtide.so.$(SOVERSION)
+	ln -sf libtide.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libtide.so
+	install -m 644 include/tide.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 $(B)/tide.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -m 644 man/man3/*.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 man/man7/*.7 $(DESTDIR)$(MANDIR)/man7/
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libtide.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libtide.so.$(SOVERSION) \
+	  $(DESTDIR)$(LIBDIR)/libtide.so $(DESTDIR)$(LIBDIR)/libtide.a \
+	  $(DESTDIR)$(LIBDIR)/pkgconfig/tide.pc $(DESTDIR)$(INCLUDEDIR)/tide.h
+	for f in man/man3/*.3 man/man7/*.7; do rm -f "$(DESTDIR)$(MANDIR)/$${f#man/}"; done
+
+dist:
+	git archive --format=tar.gz --prefix=libtide-$(VERSION)/ -o libtide-$(VERSION).tar.gz HEAD
+
+clean:
+	rm -rf $(B) config.mk
+
+.PHONY: all examples tests deps check man-check demo bench install uninstall dist clean

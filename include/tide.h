@@ -1,0 +1,402 @@
+/*
+ * tide.h - libtide, an embeddable event loop and asynchronous I/O library.
+ *
+ * C99 header; also valid C++. The implementation is C++ behind this extern "C"
+ * boundary: no function declared here throws, aborts or changes errno.
+ *
+ * Conventions that hold for every function below unless its comment says otherwise:
+ *   - Return value: 0 (or a non-negative count) on success, a negative errno
+ *     value (-EINVAL, -EBADF, ...) on failure. tide_strerror() names them.
+ *   - Times are nanoseconds of CLOCK_MONOTONIC (uint64_t).
+ *   - A NULL loop or watcher pointer gives -EINVAL.
+ *   - A watcher struct that never went through its tide_X_init() gives -EINVAL
+ *     (the init call writes a signature into the private storage).
+ *   - Threads: a loop and its watchers belong to one thread at a time. The only
+ *     functions that may be called from any thread are tide_async_send() and
+ *     tide_loop_wakeup(). Different loops in different threads are independent.
+ *   - Watchers are caller-allocated. The library keeps a pointer to a watcher from
+ *     its successful start until it is stopped (explicitly, by tide_loop_free()
+ *     refusing, or automatically: TIDE_ONESHOT, a non-repeating timer firing, an
+ *     fd error); the caller must not free or move it in between. A callback may
+ *     stop, restart, re-init or free its own watcher.
+ *
+ * Behaviour follows libev (ev.pod) where libev has the concept: iteration order,
+ * timer "again" semantics, priorities, feed_event, ref/unref of the loop.
+ * Full documentation: tide(7) and one manual page per function (man 3 tide_run).
+ */
+#ifndef TIDE_H
+#define TIDE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define TIDE_API __attribute__((visibility("default")))
+#else
+#define TIDE_API
+#endif
+
+/* In C++ the functions are declared noexcept: none of them throws. */
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#define TIDE_NOEXCEPT noexcept
+#else
+#define TIDE_NOEXCEPT
+#endif
+
+/* ---------------------------------------------------------------- version */
+
+#define TIDE_VERSION_MAJOR 1
+#define TIDE_VERSION_MINOR 0
+#define TIDE_VERSION_PATCH 0
+/* The version as one number: (major << 16) | (minor << 8) | patch. */
+#define TIDE_VERSION_NUMBER \
+  ((TIDE_VERSION_MAJOR << 16) | (TIDE_VERSION_MINOR << 8) | TIDE_VERSION_PATCH)
+
+/* tide_version - the version of the library actually loaded at run time.
+ * Returns (major << 16) | (minor << 8) | patch, to compare with
+ * TIDE_VERSION_NUMBER (the header the program was compiled against).
+ * Never fails. Thread-safe. */
+TIDE_API unsigned tide_version(void) TIDE_NOEXCEPT;
+
+/* tide_strerror - a static, human-readable description of an error code.
+ * err: a negative errno as returned by libtide, or a positive errno (both work).
+ * Returns a pointer to a constant string (never NULL) that stays valid for the
+ * life of the process; unknown codes give "Unknown error". Unlike strerror(3) it
+ * never writes a shared buffer, so it is thread-safe. */
+TIDE_API const char *tide_strerror(int err) TIDE_NOEXCEPT;
+
+/* ---------------------------------------------------------------- backends */
+
+/* Backend bits for tide_loop_options.backends and tide_backends_supported(). */
+#define TIDE_BACKEND_URING  0x01u /* io_uring (liburing), Linux >= 5.11 */
+#define TIDE_BACKEND_EPOLL  0x02u /* epoll(7) */
+#define TIDE_BACKEND_POLL   0x04u /* poll(2) / ppoll(2) */
+#define TIDE_BACKEND_SELECT 0x08u /* select(2) / pselect(2); fds < FD_SETSIZE only */
+#define TIDE_BACKEND_ALL    0x0fu
+
+/* tide_backends_supported - which backends this build and the running kernel
+ * allow, as a TIDE_BACKEND_* mask. io_uring is probed once per process by
+ * creating and destroying a small ring; a kernel with io_uring disabled
+ * (kernel.io_uring_disabled, seccomp, a kernel older than 5.11) clears its bit.
+ * Never fails. Thread-safe. */
+TIDE_API unsigned tide_backends_supported(void) TIDE_NOEXCEPT;
+
+/* ---------------------------------------------------------------- loops */
+
+typedef struct tide_loop tide_loop; /* opaque */
+
+/* Loop flags for tide_loop_options.flags. */
+#define TIDE_LOOP_NOENV  0x01u /* ignore the TIDE_BACKEND environment variable */
+#define TIDE_LOOP_SQPOLL 0x02u /* io_uring: ask for a kernel submission-queue polling
+                                   thread (IORING_SETUP_SQPOLL); ignored elsewhere,
+                                   silently dropped if the kernel refuses it */
+
+/* Options for tide_loop_new(). Extensible: set size to sizeof(struct
+ * tide_loop_options) (the size the program was compiled with). A library that is
+ * newer accepts a smaller size and uses defaults for the missing fields; a library
+ * that is older accepts a larger size only if the bytes it does not know are all
+ * zero (otherwise -E2BIG), as Linux does for extensible syscall structs. */
+struct tide_loop_options {
+  size_t size;             /* sizeof(struct tide_loop_options) */
+  unsigned backends;       /* TIDE_BACKEND_* mask allowed; 0 means all */
+  unsigned flags;          /* TIDE_LOOP_* */
+  unsigned uring_entries;  /* io_uring submission queue entries; 0 means 256 */
+  unsigned sqpoll_idle_ms; /* with TIDE_LOOP_SQPOLL: kernel thread idle time, ms */
+};
+
+/* tide_loop_new - create an event loop.
+ * out: receives the loop on success; untouched on failure. opt: may be NULL
+ * (all backends allowed, environment honoured, defaults).
+ * The loop runs the best backend allowed: io_uring > epoll > poll > select,
+ * among opt->backends intersected with tide_backends_supported(). Unless
+ * TIDE_LOOP_NOENV is set, the environment variable TIDE_BACKEND (a comma list of
+ * "uring", "epoll", "poll", "select") narrows the choice further, as libev's
+ * LIBEV_FLAGS does; if it names nothing usable it is ignored and
+ * tide_loop_fallback_reason() says so. When a better backend was allowed but
+ * could not be set up, the loop silently falls back to the next one and
+ * tide_loop_fallback_reason() says why.
+ * Returns 0, or -EINVAL (out NULL, opt->size too small to hold size, unknown
+ * flags or backend bits), -E2BIG (opt->size larger than known with non-zero tail),
+ * -ENOSYS (none of the allowed backends is available), -ENOMEM, -EMFILE/-ENFILE
+ * (no file descriptors left for the backend or the wakeup eventfd).
+ * The loop is owned by the caller; release it with tide_loop_free(). */
+TIDE_API int tide_loop_new(tide_loop **out, const struct tide_loop_options *opt) TIDE_NOEXCEPT;
+
+/* tide_loop_free - destroy a loop and close its kernel objects.
+ * Refuses, returning -EBUSY and changing nothing, while any watcher is active
+ * on it (stop them first; this is what keeps caller-owned watchers from
+ * dangling). Pending but inactive watchers (tide_feed_event) are dropped.
+ * Returns 0, -EINVAL (NULL), -EBUSY (active watchers), -EDEADLK (called from a
+ * callback while tide_run() is running on this loop). Must not be called from
+ * another thread than the loop's. */
+TIDE_API int tide_loop_free(tide_loop *loop) TIDE_NOEXCEPT;
+
+/* tide_loop_backend - the name of the backend this loop runs: "io_uring",
+ * "epoll", "poll" or "select". A static string; NULL only for a NULL loop. */
+TIDE_API const char *tide_loop_backend(const tide_loop *loop) TIDE_NOEXCEPT;
+
+/* tide_loop_fallback_reason - why this loop is not running the best backend it
+ * was allowed (e.g. "io_uring: io_uring_queue_init: Operation not permitted"),
+ * or NULL if it runs its first choice. The string lives as long as the loop. */
+TIDE_API const char *tide_loop_fallback_reason(const tide_loop *loop) TIDE_NOEXCEPT;
+
+/* tide_loop_set_data / tide_loop_get_data - one user pointer per loop, never
+ * touched by libtide. set returns 0 or -EINVAL (NULL loop); get returns the
+ * pointer, or NULL for a NULL loop. */
+TIDE_API int tide_loop_set_data(tide_loop *loop, void *data) TIDE_NOEXCEPT;
+TIDE_API void *tide_loop_get_data(const tide_loop *loop) TIDE_NOEXCEPT;
+
+/* tide_loop_fork - call in the child after fork(2) before using a loop that was
+ * created in the parent: recreates the kernel objects (io_uring ring, epoll
+ * instance, wakeup eventfd) and re-registers every active io watcher, as libev's
+ * ev_loop_fork() does. Returns 0, -EINVAL, -ENOMEM, -EMFILE. */
+TIDE_API int tide_loop_fork(tide_loop *loop) TIDE_NOEXCEPT;
+
+/* tide_loop_wakeup - make a tide_run() that is blocked in the backend return
+ * from the wait and run one more iteration. Thread-safe and async-signal-safe
+ * (one write(2) to an eventfd; coalesced while a wakeup is already pending).
+ * Returns 0 or -EINVAL. */
+TIDE_API int tide_loop_wakeup(tide_loop *loop) TIDE_NOEXCEPT;
+
+/* Modes for tide_run(). */
+#define TIDE_RUN_DEFAULT 0 /* run until no active referenced watchers remain, or tide_stop() */
+#define TIDE_RUN_ONCE    1 /* one iteration; block until at least one event if needed */
+#define TIDE_RUN_NOWAIT  2 /* one iteration; never block */
+
+/* tide_run - run the loop. Each iteration, in this order (libev's, ev.pod "ev_run"):
+ *   1. update the loop time; 2. run prepare watchers (and anything pending);
+ *   3. apply watcher changes to the kernel (one batch); 4. wait in the backend
+ *   (one syscall; no wait when idle watchers are active, events are pending, the
+ *   mode is NOWAIT or tide_stop() was called; otherwise until the next timer);
+ *   5. update the loop time; 6. expired timers become pending; 7. idle watchers
+ *   become pending if nothing else is; 8. check watchers become pending;
+ *   9. pending callbacks run, priority TIDE_MAXPRI first, FIFO within a priority.
+ * The loop is "alive" while active watchers exist, not counting the ones hidden by
+ * tide_unref().
+ * Returns 0 when the loop ran out of active referenced watchers, 1 when it
+ * returned with some still active (tide_stop(), ONCE, NOWAIT), -EINVAL (NULL loop
+ * or unknown mode), -EDEADLK (called from a callback of the same loop: libtide
+ * does not nest runs), or a backend failure as -errno (the loop stays usable). */
+TIDE_API int tide_run(tide_loop *loop, int mode) TIDE_NOEXCEPT;
+
+/* tide_stop - make the running tide_run() return after the current iteration
+ * (libev's ev_break(EVBREAK_ONE)). Called while the loop is not running, the next
+ * tide_run() returns 1 at once without iterating and clears the request (libuv's
+ * uv_stop() behaves the same). Returns 0 or -EINVAL. */
+TIDE_API int tide_stop(tide_loop *loop) TIDE_NOEXCEPT;
+
+/* tide_ref / tide_unref - adjust the loop's reference count, as libev's
+ * ev_ref()/ev_unref(): tide_unref() after starting a watcher that should not
+ * keep tide_run(DEFAULT) going (a signal or housekeeping watcher), tide_ref()
+ * before stopping it again. Each active watcher holds one reference; tide_run
+ * returns 0 when the count reaches zero. Returns 0, -EINVAL (NULL loop), or
+ * -ERANGE when tide_unref() would take the count below zero. */
+TIDE_API int tide_ref(tide_loop *loop) TIDE_NOEXCEPT;
+TIDE_API int tide_unref(tide_loop *loop) TIDE_NOEXCEPT;
+
+/* tide_now - the loop's cached time, in ns of CLOCK_MONOTONIC, updated once per
+ * iteration (before and after the backend wait) and by tide_update_time().
+ * Cheap: no syscall. Returns 0 for a NULL loop. */
+TIDE_API uint64_t tide_now(const tide_loop *loop) TIDE_NOEXCEPT;
+
+/* tide_update_time - refresh the cached loop time from the clock now (one
+ * vDSO clock_gettime). Returns 0 or -EINVAL. */
+TIDE_API int tide_update_time(tide_loop *loop) TIDE_NOEXCEPT;
+
+/* ---------------------------------------------------------------- watchers */
+
+/* Event bits. TIDE_READ/TIDE_WRITE select interest for io watchers; the others
+ * are reported in the revents argument of callbacks. */
+#define TIDE_READ    0x0001u
+#define TIDE_WRITE   0x0002u
+#define TIDE_EDGE    0x0010u /* io modifier: edge-triggered (see tide_io_init) */
+#define TIDE_ONESHOT 0x0020u /* io modifier: stop the watcher after one event */
+#define TIDE_TIMER   0x0100u
+#define TIDE_IDLE    0x0200u
+#define TIDE_PREPARE 0x0400u
+#define TIDE_CHECK   0x0800u
+#define TIDE_ASYNC   0x1000u
+#define TIDE_CUSTOM  0x4000u /* free for tide_feed_event() */
+#define TIDE_ERROR   0x8000u /* the watcher failed and was stopped (io: fd closed/invalid) */
+
+/* Priorities: TIDE_MINPRI (-2) .. TIDE_MAXPRI (+2), default 0. */
+#define TIDE_MINPRI (-2)
+#define TIDE_MAXPRI 2
+
+/* Private storage of a watcher: opaque, fixed size (part of the ABI). */
+#define TIDE_PRIVATE_WORDS 12
+#define TIDE_WATCHER_PRIVATE uint64_t tide_private_[TIDE_PRIVATE_WORDS]
+
+typedef struct tide_io tide_io;
+typedef struct tide_timer tide_timer;
+typedef struct tide_idle tide_idle;
+typedef struct tide_prepare tide_prepare;
+typedef struct tide_check tide_check;
+typedef struct tide_async tide_async;
+
+/* Every watcher struct: one public member, data (never touched by libtide),
+ * then private storage. */
+struct tide_io      { void *data; TIDE_WATCHER_PRIVATE; };
+struct tide_timer   { void *data; TIDE_WATCHER_PRIVATE; };
+struct tide_idle    { void *data; TIDE_WATCHER_PRIVATE; };
+struct tide_prepare { void *data; TIDE_WATCHER_PRIVATE; };
+struct tide_check   { void *data; TIDE_WATCHER_PRIVATE; };
+struct tide_async   { void *data; TIDE_WATCHER_PRIVATE; };
+
+/* Callbacks, one type per watcher: (loop, the watcher, the events that fired). */
+typedef void (*tide_io_cb)(tide_loop *loop, tide_io *w, unsigned revents);
+typedef void (*tide_timer_cb)(tide_loop *loop, tide_timer *w, unsigned revents);
+typedef void (*tide_idle_cb)(tide_loop *loop, tide_idle *w, unsigned revents);
+typedef void (*tide_prepare_cb)(tide_loop *loop, tide_prepare *w, unsigned revents);
+typedef void (*tide_check_cb)(tide_loop *loop, tide_check *w, unsigned revents);
+typedef void (*tide_async_cb)(tide_loop *loop, tide_async *w, unsigned revents);
+
+/* --- generic operations; w points to any tide_X watcher struct --- */
+
+/* tide_is_active - 1 if the watcher is started, 0 if not, -EINVAL if w is NULL
+ * or not initialised. */
+TIDE_API int tide_is_active(const void *w) TIDE_NOEXCEPT;
+
+/* tide_is_pending - 1 if the watcher has an event queued whose callback has not
+ * run yet, 0 if not, -EINVAL. */
+TIDE_API int tide_is_pending(const void *w) TIDE_NOEXCEPT;
+
+/* tide_set_priority - set the priority (TIDE_MINPRI..TIDE_MAXPRI) used to order
+ * pending callbacks: higher first, FIFO within one priority. Only while the
+ * watcher is neither active nor pending (as in libev). Returns 0, -EINVAL (NULL,
+ * not initialised, out of range), -EBUSY (active or pending). */
+TIDE_API int tide_set_priority(void *w, int priority) TIDE_NOEXCEPT;
+
+/* tide_get_priority - store the watcher's priority (TIDE_MINPRI..TIDE_MAXPRI)
+ * in *out. Returns 0, or -EINVAL (w or out NULL, w not initialised). */
+TIDE_API int tide_get_priority(const void *w, int *out) TIDE_NOEXCEPT;
+
+/* tide_feed_event - queue the watcher's callback with revents as if the event had
+ * happened (libev's ev_feed_event). The watcher need not be active; it must be
+ * initialised and not active on another loop. If already pending, revents is
+ * OR-ed into the pending events. The callback runs in the next pending phase of
+ * this loop, never inside this call. Returns 0, -EINVAL (NULL, not initialised,
+ * revents 0), -EBUSY (active or pending on another loop). */
+TIDE_API int tide_feed_event(tide_loop *loop, void *w, unsigned revents) TIDE_NOEXCEPT;
+
+/* --- io: readiness of a file descriptor --- */
+
+/* tide_io_init - prepare an io watcher for fd (>= 0, owned by the caller, never
+ * closed by libtide) and events: TIDE_READ and/or TIDE_WRITE, optionally with
+ *   TIDE_EDGE: edge-triggered: notify when the fd becomes ready, not again until
+ *     new readiness arrives (read/write until EAGAIN). Native on epoll (EPOLLET)
+ *     and io_uring (multishot POLL_ADD); on poll and select, and when an fd has
+ *     level-triggered watchers too, it is delivered level-triggered, which a
+ *     program that drains to EAGAIN cannot tell apart (libevent's EV_ET does the
+ *     same).
+ *   TIDE_ONESHOT: the watcher is stopped just before its callback runs.
+ * Default is level-triggered (epoll's and poll's default): the callback runs every
+ * iteration while the fd is ready. Resets the watcher (inactive, not pending,
+ * priority 0); must not be called on an active watcher.
+ * Returns 0, -EINVAL (w or cb NULL, no READ/WRITE bit, unknown bits, w active),
+ * -EBADF (fd < 0). */
+TIDE_API int tide_io_init(tide_io *w, tide_io_cb cb, int fd, unsigned events) TIDE_NOEXCEPT;
+
+/* tide_io_start - start watching. Several watchers may watch one fd.
+ * Returns 0 (also when already active on this loop: no-op), -EINVAL,
+ * -EBUSY (active on another loop), -EBADF (fd not open; checked when the loop
+ * does not already watch this fd), -ERANGE (fd >= FD_SETSIZE on the select
+ * backend), -ENOMEM. An fd closed while watched: poll (POLLNVAL), select
+ * (EBADF) and io_uring (the poll request fails) report it: the watcher gets
+ * TIDE_ERROR in revents and is stopped. epoll cannot see it (the kernel drops
+ * the registration silently) and the watcher stays silent until stopped. */
+TIDE_API int tide_io_start(tide_loop *loop, tide_io *w) TIDE_NOEXCEPT;
+
+/* tide_io_stop - stop watching; clears a pending event. No syscall: the kernel
+ * interest is updated once, before the next backend wait, so a stop followed by
+ * a start in one iteration costs nothing. Returns 0 (also when inactive),
+ * -EINVAL, -EBUSY (active on another loop). */
+TIDE_API int tide_io_stop(tide_loop *loop, tide_io *w) TIDE_NOEXCEPT;
+
+/* tide_io_modify - change the events (same bits as tide_io_init) of an active or
+ * inactive watcher; an active one sees the change from the next backend wait.
+ * Returns 0, -EINVAL. */
+TIDE_API int tide_io_modify(tide_io *w, unsigned events) TIDE_NOEXCEPT;
+
+/* tide_io_fd - the fd given to tide_io_init, or -EINVAL. */
+TIDE_API int tide_io_fd(const tide_io *w) TIDE_NOEXCEPT;
+
+/* --- timer: relative timeouts on the monotonic clock --- */
+
+/* tide_timer_init - prepare a timer that fires after_ns nanoseconds after
+ * tide_timer_start(), then every repeat_ns (0 = once). Returns 0, -EINVAL
+ * (w or cb NULL, w active). */
+TIDE_API int tide_timer_init(tide_timer *w, tide_timer_cb cb, uint64_t after_ns,
+                             uint64_t repeat_ns) TIDE_NOEXCEPT;
+
+/* tide_timer_set - change after/repeat; used by the next start or again. Returns
+ * 0, -EINVAL. */
+TIDE_API int tide_timer_set(tide_timer *w, uint64_t after_ns, uint64_t repeat_ns) TIDE_NOEXCEPT;
+
+/* tide_timer_start - arm the timer for after_ns from now, where now is read from
+ * the clock at this call (so it never fires early, even when the loop's cached
+ * time is stale). It fires in the first iteration whose time is >= the deadline;
+ * timers with the same deadline fire in start order. A repeating timer is re-armed
+ * relative to its previous deadline, not to the callback (no drift), skipping
+ * missed periods. Returns 0 (also when already active), -EINVAL, -EBUSY (active on
+ * another loop), -ENOMEM. */
+TIDE_API int tide_timer_start(tide_loop *loop, tide_timer *w) TIDE_NOEXCEPT;
+
+/* tide_timer_stop - disarm; clears a pending event. Returns 0, -EINVAL, -EBUSY. */
+TIDE_API int tide_timer_stop(tide_loop *loop, tide_timer *w) TIDE_NOEXCEPT;
+
+/* tide_timer_again - libev's ev_timer_again: if repeat_ns is non-zero, (re)arm the
+ * timer for repeat_ns from now, whether it was active or not; if repeat_ns is 0,
+ * stop it. The cheap way to implement an inactivity timeout. Returns 0, -EINVAL,
+ * -EBUSY, -ENOMEM. */
+TIDE_API int tide_timer_again(tide_loop *loop, tide_timer *w) TIDE_NOEXCEPT;
+
+/* tide_timer_remaining - ns until an active timer fires, measured from
+ * tide_now(loop) (0 if already due); the timer's after_ns if inactive. Returns
+ * that count, or -EINVAL, -EBUSY (active on another loop). */
+TIDE_API int64_t tide_timer_remaining(tide_loop *loop, const tide_timer *w) TIDE_NOEXCEPT;
+
+/* --- idle, prepare, check: loop phases --- */
+
+/* idle: runs (priority permitting) in iterations where nothing else is pending;
+ * while one is active the backend does not block. prepare: runs just before
+ * the backend wait. check: runs just after it. revents is TIDE_IDLE, TIDE_PREPARE
+ * or TIDE_CHECK. init returns 0 or -EINVAL (w or cb NULL, w active);
+ * start/stop return 0 (no-op when already in that state), -EINVAL, -EBUSY
+ * (active on another loop), -ENOMEM. */
+TIDE_API int tide_idle_init(tide_idle *w, tide_idle_cb cb) TIDE_NOEXCEPT;
+TIDE_API int tide_idle_start(tide_loop *loop, tide_idle *w) TIDE_NOEXCEPT;
+TIDE_API int tide_idle_stop(tide_loop *loop, tide_idle *w) TIDE_NOEXCEPT;
+TIDE_API int tide_prepare_init(tide_prepare *w, tide_prepare_cb cb) TIDE_NOEXCEPT;
+TIDE_API int tide_prepare_start(tide_loop *loop, tide_prepare *w) TIDE_NOEXCEPT;
+TIDE_API int tide_prepare_stop(tide_loop *loop, tide_prepare *w) TIDE_NOEXCEPT;
+TIDE_API int tide_check_init(tide_check *w, tide_check_cb cb) TIDE_NOEXCEPT;
+TIDE_API int tide_check_start(tide_loop *loop, tide_check *w) TIDE_NOEXCEPT;
+TIDE_API int tide_check_stop(tide_loop *loop, tide_check *w) TIDE_NOEXCEPT;
+
+/* --- async: wake a loop from another thread --- */
+
+/* tide_async_init/start/stop - as for idle. An active async watcher's callback
+ * runs (revents TIDE_ASYNC) in the loop's thread after tide_async_send(). */
+TIDE_API int tide_async_init(tide_async *w, tide_async_cb cb) TIDE_NOEXCEPT;
+TIDE_API int tide_async_start(tide_loop *loop, tide_async *w) TIDE_NOEXCEPT;
+TIDE_API int tide_async_stop(tide_loop *loop, tide_async *w) TIDE_NOEXCEPT;
+
+/* tide_async_send - from any thread (or a signal handler): ask for w's callback.
+ * Sends coalesce: many sends before the loop notices give one callback, and a
+ * send is never lost: after the last send returns, the callback runs at least
+ * once more (libev's ev_async_send guarantee). At most one write(2) to the
+ * loop's eventfd per wakeup. w must be active (started) and stay alive; sending to
+ * an inactive watcher is accepted and takes effect if it is started later.
+ * Returns 0 or -EINVAL. */
+TIDE_API int tide_async_send(tide_loop *loop, tide_async *w) TIDE_NOEXCEPT;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TIDE_H */

@@ -1,0 +1,57 @@
+// boundary.hh - helpers shared by the extern "C" functions of src/api/: turning
+// public pointers into core objects with validation, and keeping errno intact.
+#pragma once
+#include <errno.h>
+
+#include "core/loop.hh"
+#include "core/watcher.hh"
+#include "tide.h"
+
+namespace tide {
+
+// The public contract says libtide never changes the caller's errno.
+class ErrnoGuard {
+ public:
+  ErrnoGuard() : saved_(errno) {}
+  ~ErrnoGuard() { errno = saved_; }
+
+ private:
+  int saved_;
+};
+
+inline Loop *core(tide_loop *l) { return reinterpret_cast<Loop *>(l); }
+inline const Loop *core(const tide_loop *l) { return reinterpret_cast<const Loop *>(l); }
+
+// Any public watcher struct -> its core object, or nullptr when pub is NULL or
+// never went through a tide_X_init (no signature).
+inline Watcher *any_watcher(const void *pub) {
+  if (!pub) return nullptr;
+  auto *storage = const_cast<uint64_t *>(static_cast<const tide_io *>(pub)->tide_private_);
+  Watcher *w = reinterpret_cast<Watcher *>(storage);
+  return w->magic == kMagic ? w : nullptr;
+}
+
+template <class T>
+T *typed_watcher(const void *pub, Kind k) {
+  Watcher *w = any_watcher(pub);
+  return w && w->kind == k ? static_cast<T *>(w) : nullptr;
+}
+
+// Checks shared by every start/stop: loop and watcher valid (-EINVAL), watcher not
+// bound to another loop (-EBUSY). Returns 0 and sets *out.
+template <class T>
+int bind_watcher(tide_loop *l, const void *pub, Kind k, T **out) {
+  T *w = typed_watcher<T>(pub, k);
+  if (!l || !w) return -EINVAL;
+  if (w->loop && w->loop != core(l)) return -EBUSY;
+  *out = w;
+  return 0;
+}
+
+// tide_X_init may not re-initialise a watcher that a loop still holds.
+inline bool held_by_loop(const void *pub) {
+  Watcher *w = any_watcher(pub);
+  return w && (w->active || w->pending());
+}
+
+}  // namespace tide

@@ -1,0 +1,133 @@
+// io.cc - io watchers and the per-fd table. The core keeps, per fd, the list of
+// watchers and the interest last handed to the backend; watcher starts and stops
+// only mark the fd dirty, and flush_changes() hands the net change to the backend
+// once per iteration (libev's fd_reify), so stop+start costs no syscall.
+#include <errno.h>
+#include <fcntl.h>
+
+#include <algorithm>
+#include <new>
+
+#include "core/loop.hh"
+
+namespace tide {
+
+unsigned Loop::fd_want(const FdState &st) const noexcept {
+  unsigned rw = 0;
+  bool all_edge = true;
+  for (const Io *w = st.head; w; w = w->fd_next) {
+    rw |= w->events & (kIoRead | kIoWrite);
+    all_edge = all_edge && (w->events & kIoEdge);
+  }
+  // Edge-triggered in the kernel only if every watcher on the fd asked for it:
+  // a level-triggered watcher must keep hearing about unread data.
+  return rw ? rw | (all_edge ? kIoEdge : 0) : 0;
+}
+
+void Loop::fd_mark(int fd) noexcept {
+  FdState &st = fds_[fd];
+  if (st.dirty) return;
+  st.dirty = true;
+  changes_.push_back(fd);  // capacity reserved in io_start: never reallocates here
+}
+
+int Loop::io_start(Io *w) noexcept {
+  int fd = w->fd;
+  if (fd >= backend_->fd_limit()) return -ERANGE;
+  if (static_cast<size_t>(fd) >= fds_.size()) {
+    try {
+      size_t n = std::max(static_cast<size_t>(fd) + 1, fds_.size() * 2);
+      fds_.resize(n);
+      changes_.reserve(n);
+    } catch (const std::bad_alloc &) {
+      return -ENOMEM;
+    }
+  }
+  FdState &st = fds_[fd];
+  if (!st.head && !st.kernel && fcntl(fd, F_GETFD) < 0 && errno == EBADF) return -EBADF;
+  // Append: watchers on one fd are told of an event in the order they started.
+  w->fd_next = nullptr;
+  w->fd_prev = nullptr;
+  if (!st.head) {
+    st.head = w;
+  } else {
+    Io *t = st.head;
+    while (t->fd_next) t = t->fd_next;
+    t->fd_next = w;
+    w->fd_prev = t;
+  }
+  activate(w);
+  fd_mark(fd);
+  return 0;
+}
+
+void Loop::io_stop(Io *w) noexcept {
+  clear_pending(w);
+  if (!w->active) return;
+  FdState &st = fds_[w->fd];
+  if (w->fd_prev)
+    w->fd_prev->fd_next = w->fd_next;
+  else
+    st.head = w->fd_next;
+  if (w->fd_next) w->fd_next->fd_prev = w->fd_prev;
+  w->fd_next = w->fd_prev = nullptr;
+  deactivate(w);
+  fd_mark(w->fd);
+}
+
+void Loop::io_changed(Io *w) noexcept { fd_mark(w->fd); }
+
+void Loop::flush_changes() noexcept {
+  // fd_error() below stops watchers, which calls fd_mark(); the fd is still marked
+  // dirty then, so nothing is appended while this loop runs.
+  for (size_t i = 0; i < changes_.size(); ++i) {
+    int fd = changes_[i];
+    FdState &st = fds_[fd];
+    unsigned want = fd_want(st);
+    if (want != st.kernel) {
+      int r = backend_->update(fd, st.kernel, want);
+      st.kernel = r < 0 ? 0 : want;
+      if (r < 0 && want) fd_error(fd);
+    }
+    st.dirty = false;
+  }
+  changes_.clear();
+}
+
+void Loop::forget_kernel_state() noexcept {
+  for (size_t fd = 0; fd < fds_.size(); ++fd) {
+    fds_[fd].kernel = 0;
+    if (fds_[fd].head) fd_mark(static_cast<int>(fd));
+  }
+}
+
+void Loop::fd_event(int fd, unsigned revents) noexcept {
+  if (fd < 0 || static_cast<size_t>(fd) >= fds_.size()) return;
+  for (Io *w = fds_[fd].head; w;) {
+    Io *next = w->fd_next;
+    unsigned ev = revents & w->events & (kIoRead | kIoWrite);
+    if (ev) {
+      if (w->events & TIDE_ONESHOT) io_stop(w);
+      feed(w, ev);
+    }
+    w = next;
+  }
+}
+
+void Loop::fd_error(int fd) noexcept {
+  if (fd < 0 || static_cast<size_t>(fd) >= fds_.size()) return;
+  for (Io *w = fds_[fd].head; w;) {
+    Io *next = w->fd_next;
+    io_stop(w);
+    feed(w, TIDE_ERROR | (w->events & (kIoRead | kIoWrite)));
+    w = next;
+  }
+}
+
+void Loop::fd_rearm(int fd) noexcept {
+  if (fd < 0 || static_cast<size_t>(fd) >= fds_.size()) return;
+  fds_[fd].kernel = 0;
+  fd_mark(fd);
+}
+
+}  // namespace tide

@@ -1,0 +1,162 @@
+// loop.cc - tide_run's iteration, the pending queues and the loop's reference count.
+#include "core/loop.hh"
+
+#include <errno.h>
+
+#include "core/clock.hh"
+
+namespace tide {
+
+void Loop::update_time() noexcept { now_ = mono_now(); }
+
+int Loop::ref() noexcept {
+  ++refs_;
+  return 0;
+}
+
+int Loop::unref() noexcept {
+  if (refs_ <= 0) return -ERANGE;
+  --refs_;
+  return 0;
+}
+
+void Loop::activate(Watcher *w) noexcept {
+  w->active = true;
+  w->loop = this;
+  if (!w->internal) {
+    ++user_active_;
+    ++refs_;
+  }
+}
+
+void Loop::deactivate(Watcher *w) noexcept {
+  w->active = false;
+  if (!w->internal) {
+    --user_active_;
+    --refs_;
+  }
+  if (!w->pending()) w->loop = nullptr;
+}
+
+void Loop::feed(Watcher *w, uint32_t revents) noexcept {
+  if (w->pending()) {
+    w->revents |= revents;
+    return;
+  }
+  w->revents = revents;
+  w->loop = this;
+  int p = w->priority - TIDE_MINPRI;
+  Queue &q = pending_[p];
+  w->pend_next = nullptr;
+  w->pend_prev = q.tail;
+  if (q.tail)
+    q.tail->pend_next = w;
+  else
+    q.head = w;
+  q.tail = w;
+  pending_mask_ |= 1u << p;
+  ++pending_count_;
+}
+
+void Loop::clear_pending(Watcher *w) noexcept {
+  if (!w->pending()) return;
+  int p = w->priority - TIDE_MINPRI;
+  Queue &q = pending_[p];
+  if (w->pend_prev)
+    w->pend_prev->pend_next = w->pend_next;
+  else
+    q.head = w->pend_next;
+  if (w->pend_next)
+    w->pend_next->pend_prev = w->pend_prev;
+  else
+    q.tail = w->pend_prev;
+  if (!q.head) pending_mask_ &= ~(1u << p);
+  w->pend_next = w->pend_prev = nullptr;
+  w->revents = 0;
+  --pending_count_;
+  if (!w->active) w->loop = nullptr;
+}
+
+void Loop::invoke(Watcher *w, uint32_t revents) noexcept {
+  tide_loop *l = reinterpret_cast<tide_loop *>(this);
+  void *pub = w->public_struct();
+  switch (w->kind) {
+    case Kind::io:
+      reinterpret_cast<tide_io_cb>(w->cb)(l, static_cast<tide_io *>(pub), revents);
+      break;
+    case Kind::timer:
+      reinterpret_cast<tide_timer_cb>(w->cb)(l, static_cast<tide_timer *>(pub), revents);
+      break;
+    case Kind::idle:
+      reinterpret_cast<tide_idle_cb>(w->cb)(l, static_cast<tide_idle *>(pub), revents);
+      break;
+    case Kind::prepare:
+      reinterpret_cast<tide_prepare_cb>(w->cb)(l, static_cast<tide_prepare *>(pub), revents);
+      break;
+    case Kind::check:
+      reinterpret_cast<tide_check_cb>(w->cb)(l, static_cast<tide_check *>(pub), revents);
+      break;
+    case Kind::async:
+      reinterpret_cast<tide_async_cb>(w->cb)(l, static_cast<tide_async *>(pub), revents);
+      break;
+  }
+}
+
+// Highest priority first, FIFO within a priority. Callbacks may queue more events
+// (tide_feed_event, starting an async...), which run in this same phase in
+// priority order; a callback may free its own watcher, so w is not touched after.
+void Loop::invoke_pending() noexcept {
+  while (pending_mask_) {
+    int p = 31 - __builtin_clz(pending_mask_);
+    Watcher *w = pending_[p].head;
+    uint32_t revents = w->revents;
+    clear_pending(w);
+    invoke(w, revents);
+  }
+}
+
+int64_t Loop::wait_timeout(int mode) noexcept {
+  if (mode == TIDE_RUN_NOWAIT || pending_count_ || !idles_.empty() || stop_requested_ ||
+      !alive())
+    return 0;
+  if (timers_.empty()) return -1;
+  uint64_t t = mono_now(), at = timers_.top_at();
+  if (at <= t) return 0;
+  uint64_t d = at - t;
+  return d > INT64_MAX ? INT64_MAX : static_cast<int64_t>(d);
+}
+
+// One iteration in libev's order (ev.pod, "ev_run"); see tide_run(3).
+int Loop::run(int mode) noexcept {
+  if (mode != TIDE_RUN_DEFAULT && mode != TIDE_RUN_ONCE && mode != TIDE_RUN_NOWAIT)
+    return -EINVAL;
+  if (running_) return -EDEADLK;
+  if (stop_requested_) {
+    stop_requested_ = false;
+    return alive() ? 1 : 0;
+  }
+  running_ = true;
+  int err = 0;
+  do {
+    update_time();
+    if (!prepares_.empty()) {
+      queue_list(prepares_, TIDE_PREPARE);
+      invoke_pending();
+      if (stop_requested_) break;
+    }
+    flush_changes();
+    err = backend_->wait(*this, wait_timeout(mode));
+    if (err < 0) break;
+    update_time();
+    expire_timers();
+    if (!idles_.empty() && pending_count_ == 0) queue_list(idles_, TIDE_IDLE);
+    if (!checks_.empty()) queue_list(checks_, TIDE_CHECK);
+    invoke_pending();
+  } while (mode == TIDE_RUN_DEFAULT && alive() && !stop_requested_);
+  running_ = false;
+  stop_requested_ = false;
+  if (err < 0) return err;
+  return alive() ? 1 : 0;
+}
+
+}  // namespace tide

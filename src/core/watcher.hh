@@ -1,0 +1,69 @@
+// watcher.hh - the C++ objects that live, by placement new, in the private storage
+// of the public watcher structs (tide_io, tide_timer, ...). One base, one derived
+// struct per kind; static_asserts in src/api/ prove each fits its public struct.
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "core/timer_heap.hh"
+#include "tide.h"
+
+namespace tide {
+
+class Loop;
+
+enum class Kind : uint8_t { io = 1, timer, idle, prepare, check, async };
+
+// Written by tide_X_init; a struct that never went through init does not carry it.
+constexpr uint32_t kMagic = 0x74696465;  // "tide"
+
+using AnyCb = void (*)(void);
+
+struct Watcher {
+  uint32_t magic = kMagic;
+  Kind kind;
+  int8_t priority = 0;
+  bool active = false;
+  bool internal = false;  // owned by the loop itself: not counted as a user watcher
+  uint32_t revents = 0;   // pending events; non-zero means "pending"
+  uint32_t index = 0;     // slot in the loop's list for its kind (idle/prepare/check/async)
+  Loop *loop = nullptr;   // set while active or pending
+  AnyCb cb;
+  Watcher *pend_next = nullptr;  // pending queue of its priority
+  Watcher *pend_prev = nullptr;
+
+  Watcher(Kind k, AnyCb c) : kind(k), cb(c) {}
+  bool pending() const { return revents != 0; }
+  // The public struct this object lives in (all public watcher structs share the
+  // layout { void *data; uint64_t tide_private_[]; }).
+  void *public_struct() {
+    return reinterpret_cast<char *>(this) - offsetof(tide_io, tide_private_);
+  }
+};
+
+struct Io : Watcher {
+  int fd;
+  uint32_t events;  // TIDE_READ | TIDE_WRITE | TIDE_EDGE | TIDE_ONESHOT
+  Io *fd_next = nullptr;  // other watchers on the same fd
+  Io *fd_prev = nullptr;
+  Io(AnyCb c, int f, uint32_t ev) : Watcher(Kind::io, c), fd(f), events(ev) {}
+};
+
+struct Timer : Watcher, HeapEntry {
+  uint64_t after;
+  uint64_t repeat;
+  Timer(AnyCb c, uint64_t a, uint64_t r) : Watcher(Kind::timer, c), after(a), repeat(r) {}
+};
+
+// idle, prepare and check watchers carry nothing but the base.
+struct Phase : Watcher {
+  using Watcher::Watcher;
+};
+
+struct Async : Watcher {
+  std::atomic<uint32_t> sent{0};
+  explicit Async(AnyCb c) : Watcher(Kind::async, c) {}
+};
+
+}  // namespace tide
