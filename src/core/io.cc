@@ -2,6 +2,8 @@
 // watchers and the interest last handed to the backend; watcher starts and stops
 // only mark the fd dirty, and flush_changes() hands the net change to the backend
 // once per iteration (libev's fd_reify), so stop+start costs no syscall.
+// A freshly initialised watcher may be on an fd number that was closed and reused
+// (the kernel then forgot the old registration): its start forces one update.
 #include <errno.h>
 #include <fcntl.h>
 
@@ -56,6 +58,10 @@ int Loop::io_start(Io *w) noexcept {
     t->fd_next = w;
     w->fd_prev = t;
   }
+  if (w->fd_reset) {
+    st.reset = true;
+    w->fd_reset = false;
+  }
   activate(w);
   fd_mark(fd);
   return 0;
@@ -84,12 +90,13 @@ void Loop::flush_changes() noexcept {
     int fd = changes_[i];
     FdState &st = fds_[fd];
     unsigned want = fd_want(st);
-    if (want != st.kernel) {
+    if (want != st.kernel || (st.reset && want)) {
       int r = backend_->update(fd, st.kernel, want);
       st.kernel = r < 0 ? 0 : want;
       if (r < 0 && want) fd_error(fd);
     }
     st.dirty = false;
+    st.reset = false;
   }
   changes_.clear();
 }

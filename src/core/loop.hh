@@ -79,6 +79,7 @@ class Loop final : public Sink {
     Io *head = nullptr;   // watchers on this fd
     unsigned kernel = 0;  // interest last handed to the backend (kIo* bits)
     bool dirty = false;   // listed in changes_
+    bool reset = false;   // re-register even if the interest looks unchanged
   };
   unsigned fd_want(const FdState &st) const noexcept;
   void fd_mark(int fd) noexcept;

@@ -45,6 +45,9 @@ struct Watcher {
 struct Io : Watcher {
   int fd;
   uint32_t events;  // TIDE_READ | TIDE_WRITE | TIDE_EDGE | TIDE_ONESHOT
+  // Set by tide_io_init: the fd number may name a new file (closed and reopened),
+  // so the next start re-registers it even if the loop's view did not change.
+  bool fd_reset = true;
   Io *fd_next = nullptr;  // other watchers on the same fd
   Io *fd_prev = nullptr;
   Io(AnyCb c, int f, uint32_t ev) : Watcher(Kind::io, c), fd(f), events(ev) {}
