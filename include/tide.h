@@ -15,10 +15,10 @@
  *     functions that may be called from any thread are tide_async_send() and
  *     tide_loop_wakeup(). Different loops in different threads are independent.
  *   - Watchers are caller-allocated. The library keeps a pointer to a watcher from
- *     its successful start until it is stopped (explicitly, by tide_loop_free()
- *     refusing, or automatically: TIDE_ONESHOT, a non-repeating timer firing, an
- *     fd error); the caller must not free or move it in between. A callback may
- *     stop, restart, re-init or free its own watcher.
+ *     its successful start until it is stopped (explicitly, or automatically:
+ *     TIDE_ONESHOT, a non-repeating timer firing, an fd error), and while an event
+ *     for it is pending (tide_feed_event); the caller must not free or move it in
+ *     between. A callback may stop, restart, re-init or free its own watcher.
  *
  * Behaviour follows libev (ev.pod) where libev has the concept: iteration order,
  * timer "again" semantics, priorities, feed_event, ref/unref of the loop.
@@ -141,7 +141,9 @@ TIDE_API const char *tide_loop_backend(const tide_loop *loop) TIDE_NOEXCEPT;
 
 /* tide_loop_fallback_reason - why this loop is not running the best backend it
  * was allowed (e.g. "io_uring: io_uring_queue_init: Operation not permitted"),
- * or NULL if it runs its first choice. The string lives as long as the loop. */
+ * or that TIDE_BACKEND named nothing usable and was ignored; NULL if it runs its
+ * first choice (narrowing the choice with options or TIDE_BACKEND is not a
+ * fallback). The string lives as long as the loop. */
 TIDE_API const char *tide_loop_fallback_reason(const tide_loop *loop) TIDE_NOEXCEPT;
 
 /* tide_loop_set_data / tide_loop_get_data - one user pointer per loop, never
@@ -185,8 +187,9 @@ TIDE_API int tide_run(tide_loop *loop, int mode) TIDE_NOEXCEPT;
 
 /* tide_stop - make the running tide_run() return after the current iteration
  * (libev's ev_break(EVBREAK_ONE)). Called while the loop is not running, the next
- * tide_run() returns 1 at once without iterating and clears the request (libuv's
- * uv_stop() behaves the same). Returns 0 or -EINVAL. */
+ * tide_run() returns at once without iterating (1 if watchers are active, else 0)
+ * and clears the request (libuv's uv_stop() behaves the same). Returns 0 or
+ * -EINVAL. */
 TIDE_API int tide_stop(tide_loop *loop) TIDE_NOEXCEPT;
 
 /* tide_ref / tide_unref - adjust the loop's reference count, as libev's
@@ -305,10 +308,14 @@ TIDE_API int tide_io_init(tide_io *w, tide_io_cb cb, int fd, unsigned events) TI
  * Returns 0 (also when already active on this loop: no-op), -EINVAL,
  * -EBUSY (active on another loop), -EBADF (fd not open; checked when the loop
  * does not already watch this fd), -ERANGE (fd >= FD_SETSIZE on the select
- * backend), -ENOMEM. An fd closed while watched: poll (POLLNVAL), select
- * (EBADF) and io_uring (the poll request fails) report it: the watcher gets
- * TIDE_ERROR in revents and is stopped. epoll cannot see it (the kernel drops
- * the registration silently) and the watcher stays silent until stopped. */
+ * backend), -ENOMEM. A regular file is always ready on every backend (epoll,
+ * which refuses regular files, reports them ready as poll and select do).
+ * An fd closed while watched: poll (POLLNVAL) and select (EBADF) report it at
+ * the next wait: the watcher gets TIDE_ERROR in revents and is stopped. io_uring's
+ * armed poll holds its own reference to the file, so the close is noticed when
+ * that poll next completes (the file's next activity): the watcher may see that
+ * readiness, then TIDE_ERROR when re-arming fails. epoll cannot see it (the kernel
+ * drops the registration silently) and the watcher stays silent until stopped. */
 TIDE_API int tide_io_start(tide_loop *loop, tide_io *w) TIDE_NOEXCEPT;
 
 /* tide_io_stop - stop watching; clears a pending event. No syscall: the kernel
@@ -362,12 +369,12 @@ TIDE_API int64_t tide_timer_remaining(tide_loop *loop, const tide_timer *w) TIDE
 
 /* --- idle, prepare, check: loop phases --- */
 
-/* idle: runs (priority permitting) in iterations where nothing else is pending;
- * while one is active the backend does not block. prepare: runs just before
- * the backend wait. check: runs just after it. revents is TIDE_IDLE, TIDE_PREPARE
- * or TIDE_CHECK. init returns 0 or -EINVAL (w or cb NULL, w active);
- * start/stop return 0 (no-op when already in that state), -EINVAL, -EBUSY
- * (active on another loop), -ENOMEM. */
+/* idle: runs in iterations where nothing else is pending; while one is active
+ * the backend does not block. prepare: runs just before the backend wait. check:
+ * runs just after it. None of them makes the loop return from a wait by itself.
+ * revents is TIDE_IDLE, TIDE_PREPARE or TIDE_CHECK. init returns 0 or -EINVAL
+ * (w or cb NULL, w active or pending); start/stop return 0 (no-op when already
+ * in that state), -EINVAL, -EBUSY (active on another loop); start also -ENOMEM. */
 TIDE_API int tide_idle_init(tide_idle *w, tide_idle_cb cb) TIDE_NOEXCEPT;
 TIDE_API int tide_idle_start(tide_loop *loop, tide_idle *w) TIDE_NOEXCEPT;
 TIDE_API int tide_idle_stop(tide_loop *loop, tide_idle *w) TIDE_NOEXCEPT;
@@ -390,9 +397,11 @@ TIDE_API int tide_async_stop(tide_loop *loop, tide_async *w) TIDE_NOEXCEPT;
  * Sends coalesce: many sends before the loop notices give one callback, and a
  * send is never lost: after the last send returns, the callback runs at least
  * once more (libev's ev_async_send guarantee). At most one write(2) to the
- * loop's eventfd per wakeup. w must be active (started) and stay alive; sending to
- * an inactive watcher is accepted and takes effect if it is started later.
- * Returns 0 or -EINVAL. */
+ * loop's eventfd per wakeup; async-signal-safe. Memory written by the sender
+ * before the send is visible to the callback (the send is a seq_cst atomic
+ * operation). w should be active on loop and must stay alive; a send to an
+ * inactive watcher is remembered and delivered once it is started on loop.
+ * Returns 0 or -EINVAL (loop or w NULL, w not an initialised async watcher). */
 TIDE_API int tide_async_send(tide_loop *loop, tide_async *w) TIDE_NOEXCEPT;
 
 #ifdef __cplusplus

@@ -4,7 +4,9 @@
 // one-shot poll that is re-armed (a new SQE, no syscall) after each completion:
 // the kernel checks readiness when it arms the poll, so data left unread completes
 // the poll again at once - epoll's level-triggered behaviour. Edge-triggered
-// interest uses a multishot poll (IORING_POLL_ADD_MULTI), one CQE per wakeup.
+// interest uses a multishot poll (IORING_POLL_ADD_MULTI, Linux 5.13), one CQE per
+// wakeup; a kernel that refuses it (-EINVAL) gets one-shot polls from then on,
+// which deliver edge-triggered watchers level-triggered, as poll(2) does.
 // Every SQE of an iteration goes to the kernel in the one
 // io_uring_submit_and_wait_timeout() call of wait(); the timeout needs
 // IORING_FEAT_EXT_ARG (Linux 5.11), which the probe requires.
@@ -89,7 +91,8 @@ class UringBackend final : public Backend {
     if (new_ev & (kIoRead | kIoWrite)) {
       unsigned mask = ((new_ev & kIoRead) ? POLLIN : 0) | ((new_ev & kIoWrite) ? POLLOUT : 0);
       struct io_uring_sqe *sqe = get_sqe();
-      if (new_ev & kIoEdge)
+      s.multishot = (new_ev & kIoEdge) && !no_multishot_;
+      if (s.multishot)
         io_uring_prep_poll_multishot(sqe, fd, mask);
       else
         io_uring_prep_poll_add(sqe, fd, mask);
@@ -129,6 +132,7 @@ class UringBackend final : public Backend {
   struct Slot {
     uint32_t gen = 0;
     bool armed = false;
+    bool multishot = false;
   };
 
   // The submission queue is sized for a normal iteration; if a burst of changes
@@ -154,6 +158,11 @@ class UringBackend final : public Backend {
       bool more = cqe->flags & IORING_CQE_F_MORE;
       if (cqe->res < 0) {
         s.armed = false;
+        if (cqe->res == -EINVAL && s.multishot) {  // kernel without multishot poll
+          no_multishot_ = true;
+          sink.fd_rearm(fd);
+          continue;
+        }
         if (cqe->res == -ECANCELED) sink.fd_rearm(fd);
         else sink.fd_error(fd);
         continue;
@@ -177,6 +186,7 @@ class UringBackend final : public Backend {
 
   struct io_uring ring_;
   bool open_ = false;
+  bool no_multishot_ = false;
   BackendOptions opt_;
   std::vector<Slot> slots_;
 };
