@@ -41,7 +41,11 @@ LIB_A := $(B)/libtide.a
 
 all: $(LIB_SO) $(B)/libtide.so.$(SOVERSION) $(B)/libtide.so $(LIB_A) $(B)/tide.pc
 
-$(B)/obj/%.o: src/%.cc config.mk $(wildcard src/*/*.hh) include/tide.h
+# configure also writes build/config.h; recreate it if only build/ was removed.
+$(B)/config.h: config.mk
+	@test -f $@ || ./configure $(CONFIGURE_ARGS)
+
+$(B)/obj/%.o: src/%.cc $(B)/config.h $(wildcard src/*/*.hh) include/tide.h
 	@mkdir -p $(dir $@)
 	$(quiet) CXX $<
 	$(Q)$(CXX) $(CPPFLAGS_LIB) $(CXXFLAGS_LIB) -c $< -o $@
@@ -57,10 +61,13 @@ $(LIB_A): $(LIB_OBJ)
 	$(quiet) AR $@
 	$(Q)rm -f $@ && ar rcs $@ $(LIB_OBJ)
 
+# tide.pc for the configured directories; `make install` writes it again for the
+# directories given at install time.
+make_pc = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+  -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+  -e 's|@URING_REQUIRES@|$(URING_REQUIRES)|' tide.pc.in > $(1)
 $(B)/tide.pc: tide.pc.in config.mk
-	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	  -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
-	  -e 's|@URING_REQUIRES@|$(URING_REQUIRES)|' $< > $@
+	$(Q)$(call make_pc,$@)
 
 # ---------------------------------------------------------------- programs
 # Test and example programs link the shared library from build/ (rpath).
@@ -117,7 +124,7 @@ install: all
 	ln -sf libtide.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libtide.so.$(SOVERSION)
 	ln -sf libtide.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libtide.so
 	install -m 644 include/tide.h $(DESTDIR)$(INCLUDEDIR)/
-	install -m 644 $(B)/tide.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	$(call make_pc,$(DESTDIR)$(LIBDIR)/pkgconfig/tide.pc)
 	install -m 644 man/man3/*.3 $(DESTDIR)$(MANDIR)/man3/
 	install -m 644 man/man7/*.7 $(DESTDIR)$(MANDIR)/man7/
 
@@ -131,6 +138,9 @@ dist:
 	git archive --format=tar.gz --prefix=libtide-$(VERSION)/ -o libtide-$(VERSION).tar.gz HEAD
 
 clean:
-	rm -rf $(B) config.mk
+	rm -rf $(B)
 
-.PHONY: all examples tests deps check man-check demo bench install uninstall dist clean
+distclean: clean
+	rm -f config.mk libtide-*.tar.gz
+
+.PHONY: all examples tests deps check man-check demo bench install uninstall dist clean distclean

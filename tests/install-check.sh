@@ -27,7 +27,7 @@ C
 export PKG_CONFIG_PATH="$tmp/root/usr/lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$tmp/root"
 ${CC:-cc} -std=c99 -Wall -Werror "$tmp/t.c" -o "$tmp/t" $(pkg-config --cflags --libs tide)
 LD_LIBRARY_PATH="$tmp/root/usr/lib" "$tmp/t"
-ldd "$tmp/t" | grep -q "$tmp/root/usr/lib/libtide.so.1" || { echo "not linked against the staged libtide"; exit 1; }
+LD_LIBRARY_PATH="$tmp/root/usr/lib" ldd "$tmp/t" | grep -q "$tmp/root/usr/lib/libtide.so.1" || { echo "not linked against the staged libtide"; exit 1; }
 ${CC:-cc} -std=c99 -Wall -Werror "$tmp/t.c" -o "$tmp/ts" $(pkg-config --cflags tide) \
   "$tmp/root/usr/lib/libtide.a" $(pkg-config --static --libs-only-l tide | sed 's/-ltide//')
 "$tmp/ts"
