@@ -34,7 +34,7 @@ CXXFLAGS_LIB := -std=c++17 -O2 -g -fPIC -fvisibility=hidden -fvisibility-inlines
 LDFLAGS_LIB := -shared -Wl,-soname,libtide.so.$(SOVERSION) \
   -Wl,--version-script=src/libtide.map -Wl,-z,defs $(SAN_FLAGS) $(LDFLAGS)
 
-LIB_SRC := $(wildcard src/api/*.cc src/core/*.cc src/backend/*.cc src/sys/*.cc)
+LIB_SRC := $(wildcard src/api/*.cc src/core/*.cc src/req/*.cc src/backend/*.cc src/sys/*.cc)
 LIB_OBJ := $(LIB_SRC:src/%.cc=$(B)/obj/%.o)
 LIB_SO := $(B)/libtide.so.$(VERSION)
 LIB_A := $(B)/libtide.a

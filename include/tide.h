@@ -29,6 +29,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h> /* struct sockaddr, struct msghdr, socklen_t */
+#include <sys/types.h>  /* ssize_t, mode_t */
+#include <sys/uio.h>    /* struct iovec */
 
 #ifdef __cplusplus
 extern "C" {
@@ -403,6 +406,235 @@ TIDE_API int tide_async_stop(tide_loop *loop, tide_async *w) TIDE_NOEXCEPT;
  * inactive watcher is remembered and delivered once it is started on loop.
  * Returns 0 or -EINVAL (loop or w NULL, w not an initialised async watcher). */
 TIDE_API int tide_async_send(tide_loop *loop, tide_async *w) TIDE_NOEXCEPT;
+
+/* ================================================================ requests
+ *
+ * Completion requests (the proactor half; tide-requests(7)). The program hands
+ * the loop an operation and its buffers; the loop calls back once the operation
+ * is done. One program runs on every backend: io_uring runs the operations
+ * natively (one SQE each, all of an iteration submitted in one batch); epoll,
+ * poll and select run socket and pipe operations as non-blocking syscalls when
+ * the fd is ready (FIFO per fd and direction), and file and path operations on a
+ * thread pool. tide_op_support() tells which way each runs.
+ *
+ * Lifetime: a tide_req is caller-allocated and needs no initialisation (it may be
+ * zeroed or not). It belongs to the library from a successful submit until its
+ * callback returns (for multishot requests: until the callback that gets
+ * tide_req_more(req) == 0 returns); then it may be reused or freed. So do the
+ * buffers, iovecs, addresses and paths given to the submit: they must stay valid
+ * and untouched until the (last) callback. A failed submit (negative return)
+ * never calls back and does not take ownership of anything.
+ * Callbacks never run inside the submitting call; they run in the pending phase
+ * of tide_run(), before the watcher callbacks of that iteration, in completion
+ * order. In-flight requests keep tide_run(DEFAULT) alive, like active watchers
+ * (tide_ref/tide_unref apply), and tide_loop_free() refuses (-EBUSY) while any
+ * is in flight.
+ * Results: res >= 0 is the operation's result (bytes moved, a new fd, 0);
+ * res < 0 is -errno as the matching syscall would have set it, plus -ECANCELED
+ * (tide_cancel) and -ETIMEDOUT (tide_req_set_timeout).
+ * Submit functions return 0 or: -EINVAL (NULL loop/req/cb/buffer with non-zero
+ * length, unknown flags), -EBUSY (req is already in flight), -EBADF (fd < 0),
+ * -ENOMEM, -EOPNOTSUPP (the operation cannot run on this loop: tide_op_support()
+ * says TIDE_OP_UNSUPPORTED). Errors of the operation itself (a closed fd, EOF,
+ * ECONNRESET...) arrive in the callback, never from the submit.
+ * Offsets: int64_t byte offsets; -1 means "the file's current position" (and
+ * advances it), as read(2)/write(2) do.
+ */
+
+typedef struct tide_req tide_req;
+typedef struct tide_bufpool tide_bufpool; /* opaque */
+
+#define TIDE_REQ_PRIVATE_WORDS 44
+struct tide_req { void *data; uint64_t tide_private_[TIDE_REQ_PRIVATE_WORDS]; };
+
+/* res: the result (>= 0) or -errno. */
+typedef void (*tide_req_cb)(tide_loop *loop, tide_req *req, ssize_t res);
+/* A function run on the thread pool by tide_work(); must not touch the loop. */
+typedef void (*tide_work_fn)(tide_req *req);
+
+/* Request flags (the unsigned flags argument of the submit functions). */
+#define TIDE_ALL       0x01u /* read/recv/write/send: complete only when all len bytes
+                                 moved, or on EOF/error; res is the count moved (if
+                                 some bytes moved before an error, res is that count
+                                 and the error is dropped, as for a short read) */
+#define TIDE_MULTISHOT 0x02u /* accept: keep accepting, one callback per connection */
+#define TIDE_DATASYNC  0x04u /* fsync: fdatasync(2) instead of fsync(2) */
+
+/* Operations, for tide_op_support(). */
+enum tide_op {
+  TIDE_OP_NOP, TIDE_OP_READ, TIDE_OP_WRITE, TIDE_OP_READV, TIDE_OP_WRITEV,
+  TIDE_OP_RECV, TIDE_OP_SEND, TIDE_OP_RECVMSG, TIDE_OP_SENDMSG, TIDE_OP_ACCEPT,
+  TIDE_OP_CONNECT, TIDE_OP_SHUTDOWN, TIDE_OP_CLOSE, TIDE_OP_OPENAT, TIDE_OP_STATX,
+  TIDE_OP_FSYNC, TIDE_OP_FALLOCATE, TIDE_OP_UNLINKAT, TIDE_OP_RENAMEAT,
+  TIDE_OP_MKDIRAT, TIDE_OP_SPLICE, TIDE_OP_SENDFILE, TIDE_OP_SLEEP, TIDE_OP_WORK,
+  TIDE_OP_RECV_POOL,
+  TIDE_OP_COUNT_ /* number of operations; not an operation */
+};
+
+/* tide_op_support results. */
+#define TIDE_OP_UNSUPPORTED 0 /* cannot run on this loop */
+#define TIDE_OP_EMULATED    1 /* runs, through readiness + syscall or the thread pool */
+#define TIDE_OP_NATIVE      2 /* runs as an io_uring operation */
+
+/* tide_op_support - how this loop runs op: TIDE_OP_NATIVE, TIDE_OP_EMULATED or
+ * TIDE_OP_UNSUPPORTED. On io_uring, decided once at loop creation from
+ * IORING_REGISTER_PROBE; every op the kernel lacks is emulated. Returns that
+ * value, or -EINVAL (NULL loop, op out of range). */
+TIDE_API int tide_op_support(const tide_loop *loop, int op) TIDE_NOEXCEPT;
+
+/* tide_req_more - inside a callback: 1 if more callbacks will follow for this
+ * multishot request, 0 if this is the last (the request is then finished and
+ * may be reused). 0 for a single-shot request. -EINVAL for NULL. */
+TIDE_API int tide_req_more(const tide_req *req) TIDE_NOEXCEPT;
+
+/* tide_req_set_timeout - before submitting req: make it complete with -ETIMEDOUT
+ * if it has not completed ns nanoseconds after the submit (io_uring: a linked
+ * timeout, IORING_OP_LINK_TIMEOUT; elsewhere a loop timer). Applies to the next
+ * submit only. ns = 0 removes it. Returns 0, -EINVAL (NULL), -EBUSY (in flight). */
+TIDE_API int tide_req_set_timeout(tide_req *req, uint64_t ns) TIDE_NOEXCEPT;
+
+/* tide_cancel - ask an in-flight request to finish early. Exactly one final
+ * callback still follows: with -ECANCELED, or with the real result if the
+ * operation completed first (it may already be queued). Cancelling a request
+ * that is running on the thread pool waits for it to finish. Returns 0 (the
+ * cancellation was requested), -EINVAL (NULL), -ENOENT (req is not in flight on
+ * this loop), -EALREADY (a cancel was already requested). */
+TIDE_API int tide_cancel(tide_loop *loop, tide_req *req) TIDE_NOEXCEPT;
+
+/* --- submit functions; see the section comment for the shared rules --- */
+
+/* tide_nop - complete with res 0 in the next iteration (io_uring: IORING_OP_NOP). */
+TIDE_API int tide_nop(tide_loop *loop, tide_req *req, tide_req_cb cb) TIDE_NOEXCEPT;
+
+/* tide_read / tide_write - read(2)/pread(2), write(2)/pwrite(2) of len bytes at
+ * offset (-1: current position) on any fd. flags: TIDE_ALL. res: bytes moved
+ * (0 = EOF for read). */
+TIDE_API int tide_read(tide_loop *loop, tide_req *req, int fd, void *buf, size_t len,
+                       int64_t offset, unsigned flags, tide_req_cb cb) TIDE_NOEXCEPT;
+TIDE_API int tide_write(tide_loop *loop, tide_req *req, int fd, const void *buf, size_t len,
+                        int64_t offset, unsigned flags, tide_req_cb cb) TIDE_NOEXCEPT;
+
+/* tide_readv / tide_writev - readv(2)/preadv(2), writev(2)/pwritev(2);
+ * 1 <= iovcnt <= IOV_MAX. The iovec array and buffers stay the caller's and must
+ * stay valid until the callback. flags: 0. */
+TIDE_API int tide_readv(tide_loop *loop, tide_req *req, int fd, const struct iovec *iov,
+                        int iovcnt, int64_t offset, unsigned flags, tide_req_cb cb) TIDE_NOEXCEPT;
+TIDE_API int tide_writev(tide_loop *loop, tide_req *req, int fd, const struct iovec *iov,
+                         int iovcnt, int64_t offset, unsigned flags, tide_req_cb cb) TIDE_NOEXCEPT;
+
+/* tide_recv / tide_send - recv(2)/send(2) on a socket; msg_flags are recv(2)'s
+ * and send(2)'s MSG_* flags (MSG_DONTWAIT is implied and not needed; send adds
+ * MSG_NOSIGNAL: a closed peer gives -EPIPE, never SIGPIPE). flags: TIDE_ALL. */
+TIDE_API int tide_recv(tide_loop *loop, tide_req *req, int fd, void *buf, size_t len,
+                       int msg_flags, unsigned flags, tide_req_cb cb) TIDE_NOEXCEPT;
+TIDE_API int tide_send(tide_loop *loop, tide_req *req, int fd, const void *buf, size_t len,
+                       int msg_flags, unsigned flags, tide_req_cb cb) TIDE_NOEXCEPT;
+
+/* tide_recvmsg / tide_sendmsg - recvmsg(2)/sendmsg(2); msg (and all it points to)
+ * stays the caller's until the callback. */
+TIDE_API int tide_recvmsg(tide_loop *loop, tide_req *req, int fd, struct msghdr *msg,
+                          int msg_flags, tide_req_cb cb) TIDE_NOEXCEPT;
+TIDE_API int tide_sendmsg(tide_loop *loop, tide_req *req, int fd, const struct msghdr *msg,
+                          int msg_flags, tide_req_cb cb) TIDE_NOEXCEPT;
+
+/* tide_accept - accept4(2) on a listening socket. addr/addrlen may be NULL (as
+ * for accept4; with TIDE_MULTISHOT they must be NULL). sock_flags: SOCK_NONBLOCK,
+ * SOCK_CLOEXEC. flags: TIDE_MULTISHOT (io_uring: multishot accept). res: the new
+ * fd, owned by the program. */
+TIDE_API int tide_accept(tide_loop *loop, tide_req *req, int fd, struct sockaddr *addr,
+                         socklen_t *addrlen, int sock_flags, unsigned flags, tide_req_cb cb) TIDE_NOEXCEPT;
+
+/* tide_connect - connect(2) a socket (non-blocking or not) to addr; res 0 when
+ * connected. addr is copied: it need not outlive the call. addrlen <= 128. */
+TIDE_API int tide_connect(tide_loop *loop, tide_req *req, int fd, const struct sockaddr *addr,
+                          socklen_t addrlen, tide_req_cb cb) TIDE_NOEXCEPT;
+
+/* tide_shutdown - shutdown(2) with how = SHUT_RD, SHUT_WR or SHUT_RDWR. */
+TIDE_API int tide_shutdown(tide_loop *loop, tide_req *req, int fd, int how, tide_req_cb cb) TIDE_NOEXCEPT;
+
+/* tide_close - close(2) fd, after cancelling every request of this loop still in
+ * flight on fd (each completes with -ECANCELED or its result). The fd number must
+ * not be reused by the program before the callback. */
+TIDE_API int tide_close(tide_loop *loop, tide_req *req, int fd, tide_req_cb cb) TIDE_NOEXCEPT;
+
+/* tide_openat - openat(2); path is copied by the time the callback runs, but must
+ * stay valid until then. res: the new fd. */
+TIDE_API int tide_openat(tide_loop *loop, tide_req *req, int dirfd, const char *path, int flags,
+                         mode_t mode, tide_req_cb cb) TIDE_NOEXCEPT;
+
+struct statx; /* <sys/stat.h> with _GNU_SOURCE, or <linux/stat.h> */
+/* tide_statx - statx(2) into *buf. */
+TIDE_API int tide_statx(tide_loop *loop, tide_req *req, int dirfd, const char *path, int flags,
+                        unsigned mask, struct statx *buf, tide_req_cb cb) TIDE_NOEXCEPT;
+
+/* tide_fsync - fsync(2), or fdatasync(2) with TIDE_DATASYNC. */
+TIDE_API int tide_fsync(tide_loop *loop, tide_req *req, int fd, unsigned flags, tide_req_cb cb) TIDE_NOEXCEPT;
+
+/* tide_fallocate - fallocate(2): mode (FALLOC_FL_*), offset and len in bytes. */
+TIDE_API int tide_fallocate(tide_loop *loop, tide_req *req, int fd, int mode, int64_t offset,
+                            int64_t len, tide_req_cb cb) TIDE_NOEXCEPT;
+
+/* tide_unlinkat / tide_renameat / tide_mkdirat - unlinkat(2) (flags:
+ * AT_REMOVEDIR), renameat2(2) (flags: RENAME_*), mkdirat(2). */
+TIDE_API int tide_unlinkat(tide_loop *loop, tide_req *req, int dirfd, const char *path, int flags,
+                           tide_req_cb cb) TIDE_NOEXCEPT;
+TIDE_API int tide_renameat(tide_loop *loop, tide_req *req, int olddirfd, const char *oldpath,
+                           int newdirfd, const char *newpath, unsigned flags, tide_req_cb cb) TIDE_NOEXCEPT;
+TIDE_API int tide_mkdirat(tide_loop *loop, tide_req *req, int dirfd, const char *path, mode_t mode,
+                          tide_req_cb cb) TIDE_NOEXCEPT;
+
+/* tide_splice - splice(2) len bytes from fd_in (at off_in, -1 = current position
+ * or a pipe) to fd_out (at off_out); one of them must be a pipe. flags:
+ * SPLICE_F_MOVE, SPLICE_F_MORE (SPLICE_F_NONBLOCK is implied). res: bytes moved. */
+TIDE_API int tide_splice(tide_loop *loop, tide_req *req, int fd_in, int64_t off_in, int fd_out,
+                         int64_t off_out, size_t len, unsigned flags, tide_req_cb cb) TIDE_NOEXCEPT;
+
+/* tide_sendfile - copy count bytes from the file in_fd at offset (-1: current
+ * position) to out_fd (a socket or pipe) without a user-space copy: on io_uring
+ * through a pipe with two splices per chunk, elsewhere sendfile(2). Completes
+ * when all count bytes moved, or at EOF or on an error; res: bytes moved. */
+TIDE_API int tide_sendfile(tide_loop *loop, tide_req *req, int out_fd, int in_fd, int64_t offset,
+                           size_t count, tide_req_cb cb) TIDE_NOEXCEPT;
+
+/* tide_sleep - complete with res 0 after ns nanoseconds (never early), or
+ * -ECANCELED. io_uring: IORING_OP_TIMEOUT; elsewhere the loop's timer heap. */
+TIDE_API int tide_sleep(tide_loop *loop, tide_req *req, uint64_t ns, tide_req_cb cb) TIDE_NOEXCEPT;
+
+/* tide_work - run fn(req) on the thread pool, then cb(loop, req, 0) on the loop
+ * (-ECANCELED if cancelled before a thread picked it up). The pool has
+ * TIDE_THREADPOOL_SIZE threads (environment, default 4, 1..128), shared by the
+ * loops of a process and started on first use. */
+TIDE_API int tide_work(tide_loop *loop, tide_req *req, tide_work_fn fn, tide_req_cb cb) TIDE_NOEXCEPT;
+
+/* --- provided buffers --- */
+
+/* tide_bufpool_new - a pool of count buffers of size bytes each (count a power of
+ * two, 1..32768; size 1..2^31, rounded up to a multiple of the page size), owned by
+ * loop. On io_uring a provided-buffer ring (IORING_REGISTER_PBUF_RING, Linux
+ * 5.19); elsewhere a plain pool. Returns 0 and *out, -EINVAL, -ENOMEM. */
+TIDE_API int tide_bufpool_new(tide_loop *loop, tide_bufpool **out, unsigned count, size_t size) TIDE_NOEXCEPT;
+
+/* tide_bufpool_free - release a pool. Returns 0, -EINVAL, -EBUSY (a request still
+ * uses it). Buffers still held by the program become invalid. */
+TIDE_API int tide_bufpool_free(tide_bufpool *pool) TIDE_NOEXCEPT;
+
+/* tide_recv_pool - multishot receive on a socket into buffers picked from pool:
+ * one callback per chunk received, res = its length (0 = EOF, the last callback),
+ * the buffer from tide_req_buffer(). When the pool runs dry the request pauses and
+ * resumes when buffers are returned with tide_bufpool_put(); it does not fail.
+ * Ends (tide_req_more() == 0) at EOF, on an error, or after tide_cancel(). */
+TIDE_API int tide_recv_pool(tide_loop *loop, tide_req *req, int fd, tide_bufpool *pool,
+                            tide_req_cb cb) TIDE_NOEXCEPT;
+
+/* tide_req_buffer - inside a tide_recv_pool callback: store the buffer that holds
+ * the data in *ptr and return its id (>= 0), which the program owns until it gives
+ * it back with tide_bufpool_put(). -ENOENT if this callback carries no buffer
+ * (EOF, error), -EINVAL. */
+TIDE_API int tide_req_buffer(const tide_req *req, void **ptr) TIDE_NOEXCEPT;
+
+/* tide_bufpool_put - give buffer id back to its pool. Returns 0, -EINVAL (NULL,
+ * id out of range), -EALREADY (the buffer is already in the pool). */
+TIDE_API int tide_bufpool_put(tide_bufpool *pool, int id) TIDE_NOEXCEPT;
 
 #ifdef __cplusplus
 }

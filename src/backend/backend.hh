@@ -7,16 +7,24 @@
 //               just before wait(), so a stop+start inside one iteration costs nothing)
 //   wait()    - the one blocking syscall of an iteration; results go to the Sink
 //   reinit()  - in a forked child: new kernel objects, all interest forgotten
-// Completion requests (DESIGN.md section 4) will add submit/cancel here; the Sink
-// then gains a completion entry point. Nothing else needs to change shape.
+// Completion requests (DESIGN.md section 4) add what a backend that runs operations
+// natively needs (op_support, submit, cancel, and provided-buffer rings); the
+// readiness backends keep the defaults (everything emulated by the core).
 #pragma once
+#include <errno.h>
+
 #include <climits>
 #include <ctime>
 #include <cstdint>
 #include <memory>
 #include <string>
 
+#include "tide.h"
+
 namespace tide {
+
+struct Req;
+class BufPool;
 
 // Interest bits a backend sees: the public TIDE_READ, TIDE_WRITE, TIDE_EDGE.
 constexpr unsigned kIoRead = 0x1, kIoWrite = 0x2, kIoEdge = 0x10;
@@ -29,6 +37,10 @@ class Sink {
   virtual void fd_event(int fd, unsigned revents) noexcept = 0;
   // fd is not a valid descriptor any more (closed under its watchers).
   virtual void fd_error(int fd) noexcept = 0;
+  // A natively run request produced a result (more: a multishot request goes on;
+  // buf: a provided buffer id, or -1). Called once per kernel completion that the
+  // backend does not consume itself.
+  virtual void req_cqe(Req *r, int64_t res, bool more, int32_t buf) noexcept = 0;
   // The backend no longer holds kernel interest for fd (a one-shot poll was
   // consumed): the core will call update(fd, 0, want) before the next wait.
   virtual void fd_rearm(int fd) noexcept = 0;
@@ -53,6 +65,20 @@ class Backend {
   virtual int wait(Sink &sink, int64_t timeout_ns) noexcept = 0;
   // After fork(2), in the child. Returns 0 or -errno.
   virtual int reinit() noexcept = 0;
+
+  // --- completion requests run natively (io_uring); defaults: none are ---
+  // TIDE_OP_NATIVE if this backend runs op itself, else TIDE_OP_EMULATED.
+  virtual int op_support(int /*op*/) const noexcept { return TIDE_OP_EMULATED; }
+  // Queue r's operation (from its current state: TIDE_ALL remainder, sendfile
+  // phase); a timeout deadline in r is linked to it. Results: Sink::req_cqe.
+  virtual int submit(Req *) noexcept { return -EOPNOTSUPP; }
+  // Ask the kernel to cancel r; its result still arrives through req_cqe.
+  virtual void cancel(Req *) noexcept {}
+  // Provided-buffer rings for tide_bufpool (io_uring): register, give a buffer
+  // back, unregister.
+  virtual int buf_ring_setup(BufPool &) noexcept { return -EOPNOTSUPP; }
+  virtual void buf_ring_put(BufPool &, int /*id*/) noexcept {}
+  virtual void buf_ring_free(BufPool &) noexcept {}
 };
 
 struct BackendOptions {

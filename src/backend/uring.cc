@@ -14,7 +14,10 @@
 // user_data of the SQEs: low 3 bits are a tag. kTagPoll: fd in the high 32 bits and
 // a per-fd generation in bits 3..31, so completions of a poll that was removed or
 // replaced are recognised as stale and dropped. kTagIgnore: poll removals.
-// Tag 0 is kept for completion requests (a request pointer, 8-byte aligned).
+// Tag 0: completion requests (the request's address, 8-byte aligned); kTagLink:
+// the linked timeout of a request (the same address | 3). A request counts the
+// CQEs still to come (kref) and reports to the core only when the last arrives,
+// so the core never completes a request the kernel still points at.
 #include "config.h"
 
 #if HAVE_LIBURING
@@ -24,17 +27,65 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
 #include <mutex>
 #include <new>
 #include <vector>
 
 #include "backend/backend.hh"
+#include "req/bufpool.hh"
+#include "req/request.hh"
 
 namespace tide {
 
 namespace {
 
-constexpr uint64_t kTagPoll = 1, kTagIgnore = 2, kTagMask = 7;
+constexpr uint64_t kTagPoll = 1, kTagIgnore = 2, kTagLink = 3, kTagMask = 7;
+constexpr unsigned kMaxIo = 0x7ffff000;  // Linux moves at most this per read/write call
+
+bool kernel_at_least(int major, int minor) {
+  struct utsname u;
+  int ma = 0, mi = 0;
+  if (uname(&u) < 0 || sscanf(u.release, "%d.%d", &ma, &mi) != 2) return false;
+  return ma > major || (ma == major && mi >= minor);
+}
+
+// The io_uring opcode that runs each tide operation natively, or -1.
+int uring_opcode(int op) {
+  switch (op) {
+    case TIDE_OP_NOP: return IORING_OP_NOP;
+    case TIDE_OP_READ: return IORING_OP_READ;
+    case TIDE_OP_WRITE: return IORING_OP_WRITE;
+    case TIDE_OP_READV: return IORING_OP_READV;
+    case TIDE_OP_WRITEV: return IORING_OP_WRITEV;
+    case TIDE_OP_RECV: return IORING_OP_RECV;
+    case TIDE_OP_SEND: return IORING_OP_SEND;
+    case TIDE_OP_RECVMSG: return IORING_OP_RECVMSG;
+    case TIDE_OP_SENDMSG: return IORING_OP_SENDMSG;
+    case TIDE_OP_ACCEPT: return IORING_OP_ACCEPT;
+    case TIDE_OP_CONNECT: return IORING_OP_CONNECT;
+    case TIDE_OP_SHUTDOWN: return IORING_OP_SHUTDOWN;
+    case TIDE_OP_CLOSE: return IORING_OP_CLOSE;
+    case TIDE_OP_OPENAT: return IORING_OP_OPENAT;
+    case TIDE_OP_STATX: return IORING_OP_STATX;
+    case TIDE_OP_FSYNC: return IORING_OP_FSYNC;
+    case TIDE_OP_FALLOCATE: return IORING_OP_FALLOCATE;
+    case TIDE_OP_UNLINKAT: return IORING_OP_UNLINKAT;
+    case TIDE_OP_RENAMEAT: return IORING_OP_RENAMEAT;
+    case TIDE_OP_MKDIRAT: return IORING_OP_MKDIRAT;
+    case TIDE_OP_SPLICE: return IORING_OP_SPLICE;
+    case TIDE_OP_SENDFILE: return IORING_OP_SPLICE;
+    case TIDE_OP_SLEEP: return IORING_OP_TIMEOUT;
+    case TIDE_OP_RECV_POOL: return IORING_OP_RECV;
+    default: return -1;  // TIDE_OP_WORK: always the thread pool
+  }
+}
+
+int64_t add_off(int64_t off, size_t done) { return off < 0 ? -1 : off + static_cast<int64_t>(done); }
 constexpr uint32_t kGenMask = 0x1fffffff;
 
 uint64_t poll_token(int fd, uint32_t gen) {
@@ -69,7 +120,99 @@ class UringBackend final : public Backend {
       *why = "io_uring: kernel lacks IORING_FEAT_EXT_ARG (Linux >= 5.11 needed)";
       return -ENOSYS;
     }
+    probe_ops();
     return 0;
+  }
+
+  // IORING_REGISTER_PROBE says which opcodes this kernel has; cancel and linked
+  // timeouts are needed by every native request.
+  void probe_ops() noexcept {
+    struct io_uring_probe *probe = io_uring_get_probe_ring(&ring_);
+    bool base = probe && io_uring_opcode_supported(probe, IORING_OP_ASYNC_CANCEL) &&
+                io_uring_opcode_supported(probe, IORING_OP_LINK_TIMEOUT);
+    for (int op = 0; op < TIDE_OP_COUNT_; ++op) {
+      int code = uring_opcode(op);
+      native_[op] = base && code >= 0 && io_uring_opcode_supported(probe, code);
+    }
+    // Buffer rings (5.19) and multishot receive (6.0) for provided-buffer pools.
+    native_[TIDE_OP_RECV_POOL] = native_[TIDE_OP_RECV_POOL] && kernel_at_least(6, 0);
+    multishot_accept_ = kernel_at_least(5, 19);
+    if (probe) io_uring_free_probe(probe);
+  }
+
+  int op_support(int op) const noexcept override {
+    return native_[op] ? TIDE_OP_NATIVE : TIDE_OP_EMULATED;
+  }
+
+  int submit(Req *r) noexcept override {
+    bool link = native_link_timeout(r);
+    if (io_uring_sq_space_left(&ring_) < 2u) io_uring_submit(&ring_);  // keep a link in one batch
+    struct io_uring_sqe *sqe = get_sqe();
+    int e = prep(sqe, r);
+    if (e < 0) {
+      io_uring_prep_nop(sqe);  // the slot is taken: make it harmless
+      io_uring_sqe_set_data64(sqe, kTagIgnore);
+      return e;
+    }
+    io_uring_sqe_set_data(sqe, r);
+    ++r->kref;
+    if (link) {
+      sqe->flags |= IOSQE_IO_LINK;
+      r->kts.tv_sec = static_cast<int64_t>(r->deadline / 1000000000u);
+      r->kts.tv_nsec = static_cast<long long>(r->deadline % 1000000000u);
+      struct io_uring_sqe *t = get_sqe();
+      io_uring_prep_link_timeout(t, reinterpret_cast<struct __kernel_timespec *>(&r->kts),
+                                 IORING_TIMEOUT_ABS);
+      io_uring_sqe_set_data64(t, reinterpret_cast<uint64_t>(r) | kTagLink);
+      ++r->kref;
+    }
+    return 0;
+  }
+
+  void cancel(Req *r) noexcept override {
+    struct io_uring_sqe *sqe = get_sqe();
+    io_uring_prep_cancel64(sqe, reinterpret_cast<uint64_t>(r), 0);
+    io_uring_sqe_set_data64(sqe, kTagIgnore);
+  }
+
+  int buf_ring_setup(BufPool &p) noexcept override {
+    size_t bytes = p.count() * sizeof(struct io_uring_buf);
+    void *mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) return -ENOMEM;
+    struct io_uring_buf_reg reg = {};
+    reg.ring_addr = reinterpret_cast<uint64_t>(mem);
+    reg.ring_entries = p.count();
+    reg.bgid = next_group_;
+    int r = io_uring_register_buf_ring(&ring_, &reg, 0);
+    if (r < 0) {
+      munmap(mem, bytes);
+      return r;
+    }
+    p.group = next_group_++;
+    p.ring = mem;
+    p.ring_bytes = bytes;
+    auto *br = static_cast<struct io_uring_buf_ring *>(mem);
+    io_uring_buf_ring_init(br);
+    int mask = io_uring_buf_ring_mask(p.count());
+    for (unsigned i = 0; i < p.count(); ++i)
+      io_uring_buf_ring_add(br, p.addr(static_cast<int>(i)), static_cast<unsigned>(p.size()),
+                            static_cast<unsigned short>(i), mask, static_cast<int>(i));
+    io_uring_buf_ring_advance(br, static_cast<int>(p.count()));
+    return 0;
+  }
+
+  void buf_ring_put(BufPool &p, int id) noexcept override {
+    auto *br = static_cast<struct io_uring_buf_ring *>(p.ring);
+    io_uring_buf_ring_add(br, p.addr(id), static_cast<unsigned>(p.size()),
+                          static_cast<unsigned short>(id), io_uring_buf_ring_mask(p.count()), 0);
+    io_uring_buf_ring_advance(br, 1);
+  }
+
+  void buf_ring_free(BufPool &p) noexcept override {
+    if (!p.ring) return;
+    io_uring_unregister_buf_ring(&ring_, p.group);
+    munmap(p.ring, p.ring_bytes);
+    p.ring = nullptr;
   }
 
   const char *name() const noexcept override { return "io_uring"; }
@@ -143,13 +286,140 @@ class UringBackend final : public Backend {
     return sqe;
   }
 
+  // One SQE for r in its current state (TIDE_ALL remainder, sendfile phase).
+  int prep(struct io_uring_sqe *sqe, Req *r) noexcept {
+    int fd = r->fd;
+    switch (r->op) {
+      case TIDE_OP_NOP: io_uring_prep_nop(sqe); break;
+      case TIDE_OP_READ: case TIDE_OP_WRITE: case TIDE_OP_RECV: case TIDE_OP_SEND: {
+        auto &a = r->a.rw;
+        char *buf = static_cast<char *>(a.buf) + r->done;
+        size_t left = a.len - r->done;
+        unsigned len = left > kMaxIo ? kMaxIo : static_cast<unsigned>(left);
+        if (r->op == TIDE_OP_READ) io_uring_prep_read(sqe, fd, buf, len, static_cast<uint64_t>(add_off(a.off, r->done)));
+        else if (r->op == TIDE_OP_WRITE) io_uring_prep_write(sqe, fd, buf, len, static_cast<uint64_t>(add_off(a.off, r->done)));
+        else if (r->op == TIDE_OP_RECV) io_uring_prep_recv(sqe, fd, buf, len, a.msg_flags);
+        else io_uring_prep_send(sqe, fd, buf, len, a.msg_flags | MSG_NOSIGNAL);
+        break;
+      }
+      case TIDE_OP_READV:
+        io_uring_prep_readv(sqe, fd, r->a.vec.iov, static_cast<unsigned>(r->a.vec.iovcnt), static_cast<uint64_t>(r->a.vec.off));
+        break;
+      case TIDE_OP_WRITEV:
+        io_uring_prep_writev(sqe, fd, r->a.vec.iov, static_cast<unsigned>(r->a.vec.iovcnt), static_cast<uint64_t>(r->a.vec.off));
+        break;
+      case TIDE_OP_RECVMSG: io_uring_prep_recvmsg(sqe, fd, r->a.msg.msg, static_cast<unsigned>(r->a.msg.msg_flags)); break;
+      case TIDE_OP_SENDMSG:
+        io_uring_prep_sendmsg(sqe, fd, r->a.msg.msg, static_cast<unsigned>(r->a.msg.msg_flags | MSG_NOSIGNAL));
+        break;
+      case TIDE_OP_ACCEPT: {
+        auto &a = r->a.acc;
+        if ((r->flags & TIDE_MULTISHOT) && multishot_accept_)
+          io_uring_prep_multishot_accept(sqe, fd, a.addr, a.addrlen, a.sock_flags);
+        else
+          io_uring_prep_accept(sqe, fd, a.addr, a.addrlen, a.sock_flags);
+        break;
+      }
+      case TIDE_OP_CONNECT:
+        io_uring_prep_connect(sqe, fd, reinterpret_cast<struct sockaddr *>(&r->a.con.addr), r->a.con.addrlen);
+        break;
+      case TIDE_OP_SHUTDOWN: io_uring_prep_shutdown(sqe, fd, r->a.shut.how); break;
+      case TIDE_OP_CLOSE: io_uring_prep_close(sqe, fd); break;
+      case TIDE_OP_OPENAT: {
+        auto &p = r->a.path;
+        io_uring_prep_openat(sqe, p.dirfd, p.path, p.flags, p.mode);
+        break;
+      }
+      case TIDE_OP_STATX: {
+        auto &p = r->a.path;
+        io_uring_prep_statx(sqe, p.dirfd, p.path, p.flags, p.mask, p.stx);
+        break;
+      }
+      case TIDE_OP_FSYNC: io_uring_prep_fsync(sqe, fd, (r->flags & TIDE_DATASYNC) ? IORING_FSYNC_DATASYNC : 0); break;
+      case TIDE_OP_FALLOCATE: {
+        auto &f = r->a.falloc;
+        io_uring_prep_fallocate(sqe, fd, f.mode, static_cast<uint64_t>(f.off), static_cast<uint64_t>(f.len));
+        break;
+      }
+      case TIDE_OP_UNLINKAT: io_uring_prep_unlinkat(sqe, r->a.path.dirfd, r->a.path.path, r->a.path.flags); break;
+      case TIDE_OP_RENAMEAT: {
+        auto &p = r->a.path;
+        io_uring_prep_renameat(sqe, p.dirfd, p.path, p.newdirfd, p.newpath, static_cast<unsigned>(p.flags));
+        break;
+      }
+      case TIDE_OP_MKDIRAT: io_uring_prep_mkdirat(sqe, r->a.path.dirfd, r->a.path.path, r->a.path.mode); break;
+      case TIDE_OP_SPLICE: {
+        auto &s = r->a.splice;
+        io_uring_prep_splice(sqe, fd, s.off_in, s.fd_out, s.off_out, static_cast<unsigned>(s.len > kMaxIo ? kMaxIo : s.len), s.flags);
+        break;
+      }
+      case TIDE_OP_SENDFILE: {  // file -> pipe, then pipe -> out_fd; see Loop::native_result
+        auto &s = r->a.sf;
+        if (s.pipe_r < 0) {
+          int p[2];
+          if (pipe2(p, O_CLOEXEC) < 0) return -errno;
+          fcntl(p[1], F_SETPIPE_SZ, 1 << 20);  // best effort: bigger chunks
+          s.pipe_r = p[0];
+          s.pipe_w = p[1];
+          s.to_pipe = true;
+        }
+        if (s.to_pipe) {
+          size_t left = s.count - r->done;
+          unsigned chunk = left > (1u << 20) ? (1u << 20) : static_cast<unsigned>(left);
+          io_uring_prep_splice(sqe, s.in_fd, add_off(s.off, r->done), s.pipe_w, -1, chunk, 0);
+        } else {
+          io_uring_prep_splice(sqe, s.pipe_r, -1, fd, -1, static_cast<unsigned>(s.in_pipe), 0);
+        }
+        break;
+      }
+      case TIDE_OP_SLEEP:
+        r->kts.tv_sec = static_cast<int64_t>(r->a.sleep.ns / 1000000000u);
+        r->kts.tv_nsec = static_cast<long long>(r->a.sleep.ns % 1000000000u);
+        io_uring_prep_timeout(sqe, reinterpret_cast<struct __kernel_timespec *>(&r->kts), 0, 0);
+        break;
+      case TIDE_OP_RECV_POOL:
+        io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
+        sqe->flags |= IOSQE_BUFFER_SELECT;
+        sqe->buf_group = r->a.pool.pool->group;
+        break;
+      default:
+        return -EOPNOTSUPP;
+    }
+    return 0;
+  }
+
+  void reap_request(Sink &sink, struct io_uring_cqe *cqe, uint64_t ud) noexcept {
+    if ((ud & kTagMask) == kTagLink) {
+      Req *r = reinterpret_cast<Req *>(ud & ~kTagMask);
+      if (cqe->res == -ETIME) r->timed_out = true;
+      if (--r->kref == 0) sink.req_cqe(r, r->kres, false, r->kbuf);
+      return;
+    }
+    Req *r = reinterpret_cast<Req *>(ud);
+    int32_t buf = (cqe->flags & IORING_CQE_F_BUFFER) ? static_cast<int32_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT) : -1;
+    if (buf >= 0) r->a.pool.pool->taken(buf);
+    if (cqe->flags & IORING_CQE_F_MORE) {
+      sink.req_cqe(r, cqe->res, true, buf);
+    } else if (--r->kref == 0) {
+      sink.req_cqe(r, cqe->res, false, buf);
+    } else {
+      r->kres = cqe->res;  // wait for the linked timeout's CQE
+      r->kbuf = buf;
+    }
+  }
+
   void reap(Sink &sink) noexcept {
     struct io_uring_cqe *cqe;
     unsigned head, seen = 0;
     io_uring_for_each_cqe(&ring_, head, cqe) {
       ++seen;
       uint64_t ud = io_uring_cqe_get_data64(cqe);
-      if ((ud & kTagMask) != kTagPoll) continue;
+      uint64_t tag = ud & kTagMask;
+      if (tag == 0 || tag == kTagLink) {
+        reap_request(sink, cqe, ud);
+        continue;
+      }
+      if (tag != kTagPoll) continue;
       int fd = static_cast<int>(ud >> 32);
       uint32_t gen = static_cast<uint32_t>(ud >> 3) & kGenMask;
       if (static_cast<size_t>(fd) >= slots_.size()) continue;
@@ -187,6 +457,9 @@ class UringBackend final : public Backend {
   struct io_uring ring_;
   bool open_ = false;
   bool no_multishot_ = false;
+  bool native_[TIDE_OP_COUNT_] = {};
+  bool multishot_accept_ = false;
+  uint16_t next_group_ = 0;
   BackendOptions opt_;
   std::vector<Slot> slots_;
 };

@@ -29,6 +29,17 @@ void Loop::wake_cb(tide_loop *l, tide_io *, unsigned) noexcept {
 void Loop::wake_drain() noexcept {
   wake_fd_.drain();
   wake_pending_.store(0);
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    pool_taken_.swap(pool_results_);
+  }
+  for (auto &pr : pool_taken_) {
+    Req *r = pr.first;
+    int64_t res = pr.second;
+    if (r->op == TIDE_OP_SENDFILE) res = r->done > 0 ? static_cast<int64_t>(r->done) : res;
+    req_done(r, res);
+  }
+  pool_taken_.clear();
   for (Watcher *w : asyncs_)
     if (static_cast<Async *>(w)->sent.exchange(0)) feed(w, TIDE_ASYNC);
 }

@@ -87,6 +87,8 @@ int Loop::create(Loop **out, const tide_loop_options &opt) noexcept {
     }
     if (!reason.empty() && loop->fallback_reason_.empty() && env) loop->fallback_reason_ = reason;
 
+    for (int op = 0; op < TIDE_OP_COUNT_; ++op)
+      loop->op_support_[op] = static_cast<uint8_t>(loop->backend_->op_support(op));
     int r = loop->wake_start();
     if (r < 0) return r;
     loop->update_time();

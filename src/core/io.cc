@@ -113,7 +113,9 @@ void Loop::fd_event(int fd, unsigned revents) noexcept {
   for (Io *w = fds_[fd].head; w;) {
     Io *next = w->fd_next;
     unsigned ev = revents & w->events & (kIoRead | kIoWrite);
-    if (ev) {
+    if (ev && w->internal) {
+      run_internal(w, ev);
+    } else if (ev) {
       if (w->events & TIDE_ONESHOT) io_stop(w);
       feed(w, ev);
     }
@@ -126,9 +128,18 @@ void Loop::fd_error(int fd) noexcept {
   for (Io *w = fds_[fd].head; w;) {
     Io *next = w->fd_next;
     io_stop(w);
-    feed(w, TIDE_ERROR | (w->events & (kIoRead | kIoWrite)));
+    unsigned ev = TIDE_ERROR | (w->events & (kIoRead | kIoWrite));
+    if (w->internal) run_internal(w, ev); else feed(w, ev);
     w = next;
   }
+}
+
+// The loop's own io watchers (wakeup eventfd, request queues) are handled right
+// where the backend reports them, not through the pending queue: they run no user
+// code, only syscalls that queue events and completions for this iteration.
+void Loop::run_internal(Io *w, unsigned revents) noexcept {
+  reinterpret_cast<tide_io_cb>(w->cb)(reinterpret_cast<tide_loop *>(this),
+                                      static_cast<tide_io *>(w->public_struct()), revents);
 }
 
 void Loop::fd_rearm(int fd) noexcept {

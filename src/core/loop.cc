@@ -99,6 +99,8 @@ void Loop::invoke(Watcher *w, uint32_t revents) noexcept {
     case Kind::async:
       reinterpret_cast<tide_async_cb>(w->cb)(l, static_cast<tide_async *>(pub), revents);
       break;
+    case Kind::req:  // requests complete through dispatch_completions(), never here
+      break;
   }
 }
 
@@ -116,8 +118,8 @@ void Loop::invoke_pending() noexcept {
 }
 
 int64_t Loop::wait_timeout(int mode) noexcept {
-  if (mode == TIDE_RUN_NOWAIT || pending_count_ || !idles_.empty() || stop_requested_ ||
-      !alive())
+  if (mode == TIDE_RUN_NOWAIT || pending_count_ || !completions_.empty() || !idles_.empty() ||
+      stop_requested_ || !alive())
     return 0;
   if (timers_.empty()) return -1;
   uint64_t t = mono_now(), at = timers_.top_at();
@@ -151,6 +153,7 @@ int Loop::run(int mode) noexcept {
     expire_timers();
     if (!idles_.empty() && pending_count_ == 0) queue_list(idles_, TIDE_IDLE);
     if (!checks_.empty()) queue_list(checks_, TIDE_CHECK);
+    dispatch_completions();
     invoke_pending();
   } while (mode == TIDE_RUN_DEFAULT && alive() && !stop_requested_);
   running_ = false;

@@ -8,7 +8,10 @@
 #include <string>
 #include <vector>
 
+#include <mutex>
+
 #include "backend/backend.hh"
+#include "req/request.hh"
 #include "core/timer_heap.hh"
 #include "core/watcher.hh"
 #include "sys/eventfd.hh"
@@ -63,6 +66,15 @@ class Loop final : public Sink {
   void fd_error(int fd) noexcept override;
   void fd_rearm(int fd) noexcept override;
 
+  // --- completion requests (req/engine.cc, req/emulate.cc) ---
+  int req_submit(Req *r) noexcept;          // r filled in by the API layer
+  int req_cancel(Req *r) noexcept;
+  int op_support(int op) const noexcept { return op_support_[op]; }
+  void req_cqe(Req *r, int64_t res, bool more, int32_t buf) noexcept override;
+  void pool_done(Req *r, int64_t res) noexcept;  // any thread (thread pool workers)
+  void bufpool_resume(BufPool *p) noexcept;      // buffers came back: resume paused requests
+  Backend &backend() noexcept { return *backend_; }
+
  private:
   Loop() = default;
 
@@ -80,11 +92,13 @@ class Loop final : public Sink {
     unsigned kernel = 0;  // interest last handed to the backend (kIo* bits)
     bool dirty = false;   // listed in changes_
     bool reset = false;   // re-register even if the interest looks unchanged
+    Req *reqs = nullptr;  // requests in flight on this fd
   };
   unsigned fd_want(const FdState &st) const noexcept;
   void fd_mark(int fd) noexcept;
   void flush_changes() noexcept;
   void forget_kernel_state() noexcept;
+  void run_internal(Io *w, unsigned revents) noexcept;
 
   // timers.cc
   void expire_timers() noexcept;
@@ -97,6 +111,43 @@ class Loop final : public Sink {
   int wake_start() noexcept;
   static void wake_cb(tide_loop *, tide_io *, unsigned) noexcept;
   void wake_drain() noexcept;
+
+  // req/engine.cc
+  struct Completion {
+    Req *r;
+    int64_t res;
+    int32_t buf;
+    bool more;
+  };
+  Route choose_route(Req *r) noexcept;
+  int ensure_fd(int fd) noexcept;
+  void req_link_fd(Req *r) noexcept;
+  void req_unlink_fd(Req *r) noexcept;
+  void req_done(Req *r, int64_t res) noexcept;                 // queue the final completion
+  void req_release(Req *r) noexcept;
+  void req_more(Req *r, int64_t res, int32_t buf) noexcept;    // queue a non-final one
+  void req_timer_expired(Req *r) noexcept;
+  void req_abort(Req *r, int64_t res) noexcept;  // cancel/timeout by route
+  void dispatch_completions() noexcept;
+  void native_result(Req *r, int64_t res, bool more, int32_t buf) noexcept;
+  void close_cancels(Req *closer) noexcept;
+
+  // req/emulate.cc: readiness emulation, one ReqFd per fd with queued requests
+  struct ReqFd {
+    tide_io io{};  // first: ready_cb gets back to the ReqFd from the watcher
+    Req *rq = nullptr, *rq_tail = nullptr;  // read direction, FIFO
+    Req *wq = nullptr, *wq_tail = nullptr;  // write direction, FIFO
+    bool needs_reset = true;                // next start: the fd may name a new file
+  };
+  ReqFd *req_fd(int fd) noexcept;
+  void ready_submit(Req *r) noexcept;
+  bool ready_remove(Req *r) noexcept;
+  bool ready_unlink(ReqFd &q, Req *r) noexcept;
+  void ready_forget(int fd) noexcept;
+  void ready_run(ReqFd &q, bool write_dir) noexcept;
+  bool ready_result(ReqFd &q, Req *r, int64_t res, bool write_dir) noexcept;
+  void ready_interest(ReqFd &q) noexcept;
+  static void ready_cb(tide_loop *, tide_io *, unsigned) noexcept;
 
   std::unique_ptr<Backend> backend_;
   BackendOptions backend_opts_;
@@ -123,6 +174,13 @@ class Loop final : public Sink {
   TimerHeap timers_;
 
   std::vector<Watcher *> idles_, prepares_, checks_, asyncs_;
+
+  std::vector<Completion> completions_, dispatching_;
+  uint8_t op_support_[TIDE_OP_COUNT_] = {};
+  std::vector<std::unique_ptr<ReqFd>> req_fds_;
+  std::mutex pool_mu_;  // guards pool_results_ (written by pool threads)
+  std::vector<std::pair<Req *, int64_t>> pool_results_, pool_taken_;
+  std::vector<BufPool *> paused_pools_;
 
   EventFd wake_fd_;
   tide_io wake_io_;  // internal io watcher on wake_fd_

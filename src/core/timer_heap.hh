@@ -14,6 +14,7 @@ struct HeapEntry {
   uint64_t at = 0;   // deadline, ns of CLOCK_MONOTONIC
   uint64_t seq = 0;  // tie-breaker, assigned by push()
   uint32_t heap_index = kNotInHeap;
+  bool is_request = false;  // owner: a tide_timer, or a request's sleep/timeout
   bool in_heap() const { return heap_index != kNotInHeap; }
 };
 

@@ -47,6 +47,12 @@ int64_t Loop::timer_remaining(const Timer *w) const noexcept {
 
 void Loop::expire_timers() noexcept {
   while (!timers_.empty() && timers_.top_at() <= now_) {
+    if (timers_.top()->is_request) {  // a request's sleep or timeout
+      Req *r = static_cast<Req *>(timers_.top());
+      timers_.pop();
+      req_timer_expired(r);
+      continue;
+    }
     Timer *t = static_cast<Timer *>(timers_.top());
     if (t->repeat) {
       // Next period after now, counted from the old deadline: no drift, and

@@ -13,7 +13,7 @@ namespace tide {
 
 class Loop;
 
-enum class Kind : uint8_t { io = 1, timer, idle, prepare, check, async };
+enum class Kind : uint8_t { io = 1, timer, idle, prepare, check, async, req };
 
 // Written by tide_X_init; a struct that never went through init does not carry it.
 constexpr uint32_t kMagic = 0x74696465;  // "tide"

@@ -1,0 +1,354 @@
+// engine.cc - the request engine: route choice at submit, the one completion queue
+// every route ends in, cancellation, timeouts, and the results of native requests
+// (TIDE_ALL remainders, sendfile's splice phases, multishot, paused buffer pools).
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <new>
+
+#include "core/clock.hh"
+#include "core/loop.hh"
+#include "req/bufpool.hh"
+#include "sys/threadpool.hh"
+
+namespace tide {
+
+namespace {
+
+bool op_has_fd(int op) {
+  switch (op) {
+    case TIDE_OP_NOP: case TIDE_OP_OPENAT: case TIDE_OP_STATX: case TIDE_OP_UNLINKAT:
+    case TIDE_OP_RENAMEAT: case TIDE_OP_MKDIRAT: case TIDE_OP_SLEEP: case TIDE_OP_WORK:
+      return false;
+    default:
+      return true;
+  }
+}
+
+bool op_all_capable(int op) {
+  return op == TIDE_OP_READ || op == TIDE_OP_WRITE || op == TIDE_OP_RECV || op == TIDE_OP_SEND;
+}
+
+bool fd_nonblocking(int fd) {
+  int fl = fcntl(fd, F_GETFL);
+  return fl >= 0 && (fl & O_NONBLOCK);
+}
+
+}  // namespace
+
+int Loop::ensure_fd(int fd) noexcept {
+  if (static_cast<size_t>(fd) < fds_.size()) return 0;
+  try {
+    size_t n = std::max(static_cast<size_t>(fd) + 1, fds_.size() * 2);
+    fds_.resize(n);
+    changes_.reserve(n);
+  } catch (const std::bad_alloc &) {
+    return -ENOMEM;
+  }
+  return 0;
+}
+
+void Loop::req_link_fd(Req *r) noexcept {
+  FdState &st = fds_[r->fd];
+  r->fd_prev = nullptr;
+  r->fd_next = st.reqs;
+  if (st.reqs) st.reqs->fd_prev = r;
+  st.reqs = r;
+}
+
+void Loop::req_unlink_fd(Req *r) noexcept {
+  if (r->fd < 0 || !op_has_fd(r->op)) return;
+  FdState &st = fds_[r->fd];
+  if (r->fd_prev) r->fd_prev->fd_next = r->fd_next; else if (st.reqs == r) st.reqs = r->fd_next;
+  if (r->fd_next) r->fd_next->fd_prev = r->fd_prev;
+  r->fd_next = r->fd_prev = nullptr;
+}
+
+// Native when the backend runs the op; otherwise by what the fd is (DESIGN.md 4:
+// pollable fds on readiness, regular files and path operations on the pool).
+Route Loop::choose_route(Req *r) noexcept {
+  int op = r->op;
+  if (op_support_[op] == TIDE_OP_NATIVE) return Route::native;
+  switch (op) {
+    case TIDE_OP_NOP: case TIDE_OP_SHUTDOWN: case TIDE_OP_CLOSE:
+      return Route::immediate;
+    case TIDE_OP_SLEEP:
+      return Route::timer;
+    case TIDE_OP_RECV: case TIDE_OP_SEND: case TIDE_OP_RECVMSG: case TIDE_OP_SENDMSG:
+    case TIDE_OP_RECV_POOL:
+      return Route::ready;  // MSG_DONTWAIT: never blocks, whatever the fd's mode
+    case TIDE_OP_ACCEPT:
+      r->want_blocking_retry = !fd_nonblocking(r->fd);
+      return Route::ready;
+    case TIDE_OP_CONNECT: case TIDE_OP_SENDFILE:
+      return fd_nonblocking(r->fd) ? Route::ready : Route::pool;
+    case TIDE_OP_READ: case TIDE_OP_WRITE: case TIDE_OP_READV: case TIDE_OP_WRITEV: {
+      struct stat st;
+      if (fstat(r->fd, &st) < 0) return Route::immediate;  // the syscall reports EBADF
+      if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) return Route::pool;
+      bool sock = S_ISSOCK(st.st_mode);
+      if (op == TIDE_OP_READV || op == TIDE_OP_WRITEV) r->a.vec.socket = sock; else r->a.rw.socket = sock;
+      r->want_blocking_retry = !sock && !fd_nonblocking(r->fd);
+      return Route::ready;
+    }
+    default:  // path operations, fsync, fallocate, splice, work
+      return Route::pool;
+  }
+}
+
+int Loop::req_submit(Req *r) noexcept {
+  if (r->fd >= 0 && op_has_fd(r->op)) {
+    int e = ensure_fd(r->fd);
+    if (e < 0) return e;
+  }
+  if (r->op == TIDE_OP_CLOSE) {
+    close_cancels(r);
+    ready_forget(r->fd);  // the number may name another file once closed
+  }
+  r->route = choose_route(r);
+  r->done = 0;
+  r->deadline = r->timeout_ns ? add_sat(mono_now(), r->timeout_ns) : 0;
+  bool native_timeout = r->route == Route::native && native_link_timeout(r);
+  activate(r);  // before any route: a pool thread may finish before we return
+  int e = 0;
+  switch (r->route) {
+    case Route::native:
+      r->kref = 0;
+      e = backend_->submit(r);
+      break;
+    case Route::pool:
+      e = ThreadPool::instance().submit(r);
+      break;
+    case Route::timer:
+      r->at = add_sat(mono_now(), r->a.sleep.ns);
+      if (r->deadline && r->deadline < r->at) r->at = r->deadline;
+      if (!timers_.push(r)) e = -ENOMEM;
+      break;
+    default:
+      break;
+  }
+  if (e < 0) {
+    deactivate(r);
+    return e;
+  }
+  if (r->fd >= 0 && op_has_fd(r->op)) req_link_fd(r);
+  // Timeouts of routes without a kernel-linked one run on the loop's timer heap.
+  if (r->deadline && !native_timeout && r->route != Route::timer) {
+    r->at = r->deadline;
+    if (!timers_.push(r)) r->deadline = 0;  // out of memory: no timeout rather than a failure
+  }
+  if (r->route == Route::immediate) req_done(r, run_syscall(r, true));
+  if (r->route == Route::ready) ready_submit(r);
+  return 0;
+}
+
+void Loop::req_done(Req *r, int64_t res) noexcept {
+  if (r->final_queued) return;
+  if (r->timed_out && res == -ECANCELED) res = -ETIMEDOUT;
+  r->final_queued = true;
+  if (r->in_heap()) timers_.erase(r);
+  try {
+    completions_.push_back(Completion{r, res, -1, false});
+  } catch (const std::bad_alloc &) {
+    // Out of memory for the queue: the request cannot report; it stays in flight.
+    r->final_queued = false;
+  }
+}
+
+void Loop::req_more(Req *r, int64_t res, int32_t buf) noexcept {
+  try {
+    completions_.push_back(Completion{r, res, buf, true});
+  } catch (const std::bad_alloc &) {
+    if (buf >= 0 && r->a.pool.pool) r->a.pool.pool->put(buf);  // drop the chunk, keep the buffer
+  }
+}
+
+// What a finished request held besides itself.
+void Loop::req_release(Req *r) noexcept {
+  if (r->op == TIDE_OP_SENDFILE && r->a.sf.pipe_r >= 0) {
+    close(r->a.sf.pipe_r);
+    close(r->a.sf.pipe_w);
+    r->a.sf.pipe_r = r->a.sf.pipe_w = -1;
+  }
+  if (r->op == TIDE_OP_RECV_POOL) --r->a.pool.pool->users;
+}
+
+// The one dispatch point of request results (DESIGN.md 1). Runs the completions
+// queued so far; ones queued by these callbacks wait for the next iteration, so a
+// callback that resubmits cannot starve the loop.
+void Loop::dispatch_completions() noexcept {
+  if (completions_.empty()) return;
+  dispatching_.swap(completions_);
+  tide_loop *l = reinterpret_cast<tide_loop *>(this);
+  for (const Completion &c : dispatching_) {
+    Req *r = c.r;
+    r->cur_more = c.more;
+    r->cur_buf = c.buf;
+    if (!c.more) {  // finished: the program owns r again from here on
+      req_release(r);
+      req_unlink_fd(r);
+      if (r->in_heap()) timers_.erase(r);
+      r->final_queued = r->cancel_requested = r->timed_out = r->paused = false;
+      r->timeout_ns = r->deadline = 0;
+      r->route = Route::none;
+      deactivate(r);
+    }
+    reinterpret_cast<tide_req_cb>(r->cb)(l, static_cast<tide_req *>(r->public_struct()),
+                                         static_cast<ssize_t>(c.res));
+  }
+  dispatching_.clear();
+}
+
+// Cancellation and timeouts share one path: stop the operation where it is.
+void Loop::req_abort(Req *r, int64_t res) noexcept {
+  if (r->final_queued) return;
+  if (r->paused) r->a.pool.pool->remove_paused(r);
+  switch (r->route) {
+    case Route::native:
+      if (r->paused) {  // no kernel operation while waiting for buffers
+        req_done(r, res);
+      } else {
+        backend_->cancel(r);  // the result comes back through req_cqe
+      }
+      break;
+    case Route::ready:
+      if (ready_remove(r)) req_done(r, res);
+      break;
+    case Route::pool:
+      if (ThreadPool::instance().cancel(r)) req_done(r, res);  // else: running, wait for it
+      break;
+    case Route::timer:
+      req_done(r, res);
+      break;
+    default:
+      break;
+  }
+}
+
+int Loop::req_cancel(Req *r) noexcept {
+  if (!r->in_flight() || r->loop != this) return -ENOENT;
+  if (r->cancel_requested) return -EALREADY;
+  r->cancel_requested = true;
+  req_abort(r, -ECANCELED);
+  return 0;
+}
+
+void Loop::req_timer_expired(Req *r) noexcept {
+  if (r->route == Route::timer && (!r->deadline || r->at < r->deadline)) {
+    req_done(r, 0);  // the sleep itself ended
+    return;
+  }
+  r->timed_out = true;
+  req_abort(r, -ETIMEDOUT);
+}
+
+void Loop::close_cancels(Req *closer) noexcept {
+  for (Req *r = fds_[closer->fd].reqs; r;) {
+    Req *next = r->fd_next;
+    if (r != closer && !r->cancel_requested) {
+      r->cancel_requested = true;
+      req_abort(r, -ECANCELED);
+    }
+    r = next;
+  }
+}
+
+void Loop::pool_done(Req *r, int64_t res) noexcept {
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    try {
+      pool_results_.emplace_back(r, res);
+    } catch (const std::bad_alloc &) {
+      return;  // unreachable in practice (capacity reserved at submit)
+    }
+  }
+  wakeup();
+}
+
+// Results of natively run requests, in the backend's reap: no user code runs here.
+void Loop::req_cqe(Req *r, int64_t res, bool more, int32_t buf) noexcept {
+  native_result(r, res, more, buf);
+}
+
+void Loop::native_result(Req *r, int64_t res, bool more, int32_t buf) noexcept {
+  switch (r->op) {
+    case TIDE_OP_SLEEP:
+      req_done(r, res == -ETIME ? 0 : res);
+      return;
+    case TIDE_OP_ACCEPT:
+      if (more) {
+        req_more(r, res, -1);
+      } else if ((r->flags & TIDE_MULTISHOT) && res >= 0 && !r->cancel_requested) {
+        req_more(r, res, -1);  // a kernel without multishot accept: one at a time
+        if (backend_->submit(r) < 0) req_done(r, -ENOMEM);
+      } else {
+        req_done(r, res);
+      }
+      return;
+    case TIDE_OP_RECV_POOL:
+      if (res > 0) {
+        req_more(r, res, buf);
+        if (!more && !r->cancel_requested) backend_->submit(r);  // ended early: go on
+      } else if (res == -ENOBUFS && !r->cancel_requested) {
+        r->paused = true;  // resumes in bufpool_resume() when buffers come back
+        r->a.pool.pool->add_paused(r);
+      } else if (!more) {
+        req_done(r, res);
+      }
+      return;
+    case TIDE_OP_SENDFILE: {
+      auto &s = r->a.sf;
+      if (res < 0 || (res == 0 && s.to_pipe) || r->cancel_requested) {
+        req_done(r, r->done > 0 ? static_cast<int64_t>(r->done) : res);
+        return;
+      }
+      if (s.to_pipe) {
+        s.in_pipe = static_cast<size_t>(res);
+        s.to_pipe = false;
+      } else {
+        s.in_pipe -= static_cast<size_t>(res);
+        r->done += static_cast<size_t>(res);
+        if (!s.in_pipe) s.to_pipe = true;
+      }
+      if (s.to_pipe && r->done >= s.count) {
+        req_done(r, static_cast<int64_t>(r->done));
+        return;
+      }
+      if (backend_->submit(r) < 0) req_done(r, r->done ? static_cast<int64_t>(r->done) : -ENOMEM);
+      return;
+    }
+    default:
+      break;
+  }
+  if ((r->flags & TIDE_ALL) && op_all_capable(r->op)) {
+    if (res > 0) {
+      r->done += static_cast<size_t>(res);
+      if (r->done < r->a.rw.len && !r->cancel_requested && backend_->submit(r) == 0) return;
+      res = static_cast<int64_t>(r->done);
+    } else if (r->done > 0) {
+      res = static_cast<int64_t>(r->done);
+    }
+  }
+  req_done(r, res);
+}
+
+void Loop::bufpool_resume(BufPool *p) noexcept {
+  Req *r;
+  while ((r = p->take_paused())) {
+    r->paused = false;
+    if (r->route == Route::native) {
+      if (backend_->submit(r) < 0) req_done(r, -ENOMEM);
+    } else {
+      ReqFd *q = req_fd(r->fd);
+      if (q) {
+        ready_interest(*q);
+        ready_run(*q, false);
+      }
+    }
+  }
+}
+
+}  // namespace tide

@@ -1,0 +1,107 @@
+// request.hh - the core object of a completion request (DESIGN.md section 4). It
+// lives, by placement new, in the private storage of the public tide_req.
+//
+// How a request runs is decided at submit (Route) and never changes:
+//   native    - the backend runs it (io_uring SQEs); results come back through
+//               Sink::req_cqe()
+//   ready     - readiness emulation (req/emulate.cc): a non-blocking syscall when
+//               its fd is ready, FIFO per fd and direction
+//   pool      - the thread pool (sys/threadpool.cc): a blocking syscall on a thread
+//   timer     - the loop's timer heap (tide_sleep on readiness backends)
+//   immediate - done at submit (nop, close, shutdown on readiness backends)
+// Every route ends in Loop::req_done() / req_more(), which queue a completion;
+// completions are dispatched in the pending phase of tide_run().
+#pragma once
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/timer_heap.hh"
+#include "core/watcher.hh"
+#include "tide.h"
+
+namespace tide {
+
+class BufPool;
+
+enum class Route : uint8_t { none, native, ready, pool, timer, immediate };
+
+struct Req : Watcher, HeapEntry {
+  uint8_t op = TIDE_OP_NOP;  // enum tide_op
+  uint8_t flags = 0;         // TIDE_ALL | TIDE_MULTISHOT | TIDE_DATASYNC
+  Route route = Route::none;
+  bool cancel_requested = false;
+  bool timed_out = false;      // its timeout fired: a -ECANCELED result becomes -ETIMEDOUT
+  bool final_queued = false;   // its last completion is queued for dispatch
+  bool paused = false;         // recv_pool: waiting for buffers
+  bool want_blocking_retry = false;  // ready route on a blocking fd: wait readiness first
+  bool cur_more = false;       // for the callback being run: more will follow
+  int32_t cur_buf = -1;        // for the callback being run: buffer id, or -1
+  int fd = -1;                 // the fd the request works on (-1: none)
+  uint32_t kref = 0;           // io_uring: CQEs still to come that point at this request
+  int64_t kres = 0;            // io_uring: op result held until the link timeout's CQE
+  int32_t kbuf = -1;           // io_uring: its buffer id, likewise
+  uint64_t timeout_ns = 0;     // tide_req_set_timeout, for the next submit
+  uint64_t deadline = 0;       // absolute CLOCK_MONOTONIC ns while a timeout is armed
+  size_t done = 0;             // bytes moved so far (TIDE_ALL, sendfile)
+  Req *q_next = nullptr;       // readiness queue of its fd and direction, or pool queue
+  Req *q_prev = nullptr;
+  Req *fd_next = nullptr;      // requests in flight on fd (tide_close cancels them)
+  Req *fd_prev = nullptr;
+  struct KernelTimespec {      // layout of struct __kernel_timespec
+    int64_t tv_sec;
+    long long tv_nsec;
+  } kts{};                     // io_uring: the timeout/link-timeout time, read at submit
+
+  union Args {
+    struct { void *buf; size_t len; int64_t off; int msg_flags; bool socket; } rw;
+    struct { const struct iovec *iov; int iovcnt; int64_t off; bool socket; } vec;
+    struct { struct msghdr *msg; int msg_flags; } msg;
+    struct { struct sockaddr *addr; socklen_t *addrlen; int sock_flags; } acc;
+    struct { struct sockaddr_storage addr; socklen_t addrlen; bool started; } con;
+    struct {
+      int dirfd; const char *path; int flags; mode_t mode; unsigned mask;
+      struct statx *stx; int newdirfd; const char *newpath;
+    } path;
+    struct { int how; } shut;
+    struct { int mode; int64_t off; int64_t len; } falloc;
+    struct { int fd_out; int64_t off_in; int64_t off_out; size_t len; unsigned flags; } splice;
+    struct { int in_fd; int64_t off; size_t count; int pipe_r; int pipe_w; size_t in_pipe; bool to_pipe; } sf;
+    struct { uint64_t ns; } sleep;
+    struct { tide_work_fn fn; } work;
+    struct { BufPool *pool; } pool;
+    Args() : rw{} {}
+  } a;
+
+  explicit Req(AnyCb c) : Watcher(Kind::req, c) { is_request = true; }
+  bool in_flight() const { return active; }
+  // Bytes still to move for TIDE_ALL-capable ops.
+  size_t remaining() const { return a.rw.len - done; }
+};
+
+// Whether a native request's timeout is a kernel-linked timeout
+// (IORING_OP_LINK_TIMEOUT on each SQE); multishot and multi-SQE operations use
+// the loop's timer heap instead.
+inline bool native_link_timeout(const Req *r) {
+  return r->deadline && r->op != TIDE_OP_SENDFILE && r->op != TIDE_OP_RECV_POOL &&
+         !(r->flags & TIDE_MULTISHOT);
+}
+
+// Operations grouped by how readiness emulation treats them.
+inline bool op_reads(int op) {
+  return op == TIDE_OP_READ || op == TIDE_OP_READV || op == TIDE_OP_RECV ||
+         op == TIDE_OP_RECVMSG || op == TIDE_OP_ACCEPT || op == TIDE_OP_RECV_POOL;
+}
+inline bool op_writes(int op) {
+  return op == TIDE_OP_WRITE || op == TIDE_OP_WRITEV || op == TIDE_OP_SEND ||
+         op == TIDE_OP_SENDMSG || op == TIDE_OP_CONNECT || op == TIDE_OP_SENDFILE;
+}
+
+// One attempt of the operation as a syscall. nonblock: the emulation path (socket
+// ops add MSG_DONTWAIT, -EAGAIN means "wait for readiness"); otherwise a thread
+// pool worker running it to the end (TIDE_ALL loops inside). Never returns -EINTR.
+int64_t run_syscall(Req *r, bool nonblock) noexcept;
+
+}  // namespace tide
