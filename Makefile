@@ -67,6 +67,7 @@ make_pc = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
   -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
   -e 's|@URING_REQUIRES@|$(URING_REQUIRES)|' tide.pc.in > $(1)
 $(B)/tide.pc: tide.pc.in config.mk
+	@mkdir -p $(B)
 	$(Q)$(call make_pc,$@)
 
 # ---------------------------------------------------------------- programs

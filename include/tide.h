@@ -133,7 +133,8 @@ TIDE_API int tide_loop_new(tide_loop **out, const struct tide_loop_options *opt)
  * Refuses, returning -EBUSY and changing nothing, while any watcher is active
  * on it (stop them first; this is what keeps caller-owned watchers from
  * dangling). Pending but inactive watchers (tide_feed_event) are dropped.
- * Returns 0, -EINVAL (NULL), -EBUSY (active watchers), -EDEADLK (called from a
+ * Returns 0, -EINVAL (NULL), -EBUSY (active watchers, requests in flight, or
+ * buffer pools not yet freed with tide_bufpool_free), -EDEADLK (called from a
  * callback while tide_run() is running on this loop). Must not be called from
  * another thread than the loop's. */
 TIDE_API int tide_loop_free(tide_loop *loop) TIDE_NOEXCEPT;
@@ -419,11 +420,16 @@ TIDE_API int tide_async_send(tide_loop *loop, tide_async *w) TIDE_NOEXCEPT;
  *
  * Lifetime: a tide_req is caller-allocated and needs no initialisation (it may be
  * zeroed or not). It belongs to the library from a successful submit until its
- * callback returns (for multishot requests: until the callback that gets
- * tide_req_more(req) == 0 returns); then it may be reused or freed. So do the
- * buffers, iovecs, addresses and paths given to the submit: they must stay valid
- * and untouched until the (last) callback. A failed submit (negative return)
- * never calls back and does not take ownership of anything.
+ * final callback (for multishot requests: the one where tide_req_more(req) == 0);
+ * the library lets go of it just before that callback runs, so the callback may
+ * resubmit or free it. So do the buffers, iovecs, addresses and paths given to the
+ * submit: they must stay valid and untouched until the final callback. A failed
+ * submit (negative return) never calls back and does not take ownership of
+ * anything.
+ * Order: stream operations on one fd (recv, send, recvmsg, sendmsg, and read,
+ * write, readv, writev at offset -1) run one at a time per direction and complete
+ * in submit order, on every backend; operations at explicit offsets run in
+ * parallel (a queue depth of 32 file reads is 32 operations in flight).
  * Callbacks never run inside the submitting call; they run in the pending phase
  * of tide_run(), before the watcher callbacks of that iteration, in completion
  * order. In-flight requests keep tide_run(DEFAULT) alive, like active watchers
@@ -433,12 +439,18 @@ TIDE_API int tide_async_send(tide_loop *loop, tide_async *w) TIDE_NOEXCEPT;
  * res < 0 is -errno as the matching syscall would have set it, plus -ECANCELED
  * (tide_cancel) and -ETIMEDOUT (tide_req_set_timeout).
  * Submit functions return 0 or: -EINVAL (NULL loop/req/cb/buffer with non-zero
- * length, unknown flags), -EBUSY (req is already in flight), -EBADF (fd < 0),
- * -ENOMEM, -EOPNOTSUPP (the operation cannot run on this loop: tide_op_support()
- * says TIDE_OP_UNSUPPORTED). Errors of the operation itself (a closed fd, EOF,
- * ECONNRESET...) arrive in the callback, never from the submit.
+ * length, unknown flags, an argument out of its documented range), -EBUSY (req is
+ * already in flight), -EBADF (a descriptor argument < 0; directory fds such as
+ * AT_FDCWD are passed to the kernel unchecked), -ENOMEM, -EAGAIN (the thread pool
+ * could not start a thread), -EOPNOTSUPP (the operation cannot run on this loop:
+ * tide_op_support() says TIDE_OP_UNSUPPORTED). Errors of the operation itself (a
+ * closed fd, EOF, ECONNRESET...) arrive in the callback, never from the submit.
  * Offsets: int64_t byte offsets; -1 means "the file's current position" (and
- * advances it), as read(2)/write(2) do.
+ * advances it), as read(2)/write(2) do, where the operation takes -1.
+ * On epoll, poll and select, nop, shutdown and close run inside the submit (their
+ * callback still comes later), the first attempt of a socket or pipe operation is
+ * made inside the submit, and splice, and connect/sendfile on blocking-mode
+ * sockets, run on the thread pool.
  */
 
 typedef struct tide_req tide_req;
@@ -452,7 +464,8 @@ typedef void (*tide_req_cb)(tide_loop *loop, tide_req *req, ssize_t res);
 /* A function run on the thread pool by tide_work(); must not touch the loop. */
 typedef void (*tide_work_fn)(tide_req *req);
 
-/* Request flags (the unsigned flags argument of the submit functions). */
+/* Request flags (the unsigned flags argument of read, write, recv, send, accept
+ * and fsync; splice and renameat take the kernel's SPLICE_F_* and RENAME_*). */
 #define TIDE_ALL       0x01u /* read/recv/write/send: complete only when all len bytes
                                  moved, or on EOF/error; res is the count moved (if
                                  some bytes moved before an error, res is that count
@@ -523,8 +536,10 @@ TIDE_API int tide_writev(tide_loop *loop, tide_req *req, int fd, const struct io
                          int iovcnt, int64_t offset, unsigned flags, tide_req_cb cb) TIDE_NOEXCEPT;
 
 /* tide_recv / tide_send - recv(2)/send(2) on a socket; msg_flags are recv(2)'s
- * and send(2)'s MSG_* flags (MSG_DONTWAIT is implied and not needed; send adds
- * MSG_NOSIGNAL: a closed peer gives -EPIPE, never SIGPIPE). flags: TIDE_ALL. */
+ * and send(2)'s MSG_* flags (MSG_DONTWAIT is implied and not needed; send and
+ * sendmsg add MSG_NOSIGNAL: a closed peer gives -EPIPE, never SIGPIPE; tide_write
+ * on a socket can raise SIGPIPE on io_uring, so prefer tide_send for sockets).
+ * flags: TIDE_ALL. */
 TIDE_API int tide_recv(tide_loop *loop, tide_req *req, int fd, void *buf, size_t len,
                        int msg_flags, unsigned flags, tide_req_cb cb) TIDE_NOEXCEPT;
 TIDE_API int tide_send(tide_loop *loop, tide_req *req, int fd, const void *buf, size_t len,
@@ -602,8 +617,9 @@ TIDE_API int tide_sleep(tide_loop *loop, tide_req *req, uint64_t ns, tide_req_cb
 
 /* tide_work - run fn(req) on the thread pool, then cb(loop, req, 0) on the loop
  * (-ECANCELED if cancelled before a thread picked it up). The pool has
- * TIDE_THREADPOOL_SIZE threads (environment, default 4, 1..128), shared by the
- * loops of a process and started on first use. */
+ * TIDE_THREADPOOL_SIZE threads (environment, default 4, clamped to 1..128),
+ * shared by the loops of a process and started on first use. tide_cancel of a
+ * job already running returns at once; its callback follows when fn returns. */
 TIDE_API int tide_work(tide_loop *loop, tide_req *req, tide_work_fn fn, tide_req_cb cb) TIDE_NOEXCEPT;
 
 /* --- provided buffers --- */
@@ -622,7 +638,10 @@ TIDE_API int tide_bufpool_free(tide_bufpool *pool) TIDE_NOEXCEPT;
  * one callback per chunk received, res = its length (0 = EOF, the last callback),
  * the buffer from tide_req_buffer(). When the pool runs dry the request pauses and
  * resumes when buffers are returned with tide_bufpool_put(); it does not fail.
- * Ends (tide_req_more() == 0) at EOF, on an error, or after tide_cancel(). */
+ * Every delivered buffer must be put back. Native on io_uring with Linux >= 6.0
+ * (multishot receive into a buffer ring), emulated elsewhere.
+ * Ends (tide_req_more() == 0) at EOF, on an error, a timeout, or after
+ * tide_cancel(). */
 TIDE_API int tide_recv_pool(tide_loop *loop, tide_req *req, int fd, tide_bufpool *pool,
                             tide_req_cb cb) TIDE_NOEXCEPT;
 

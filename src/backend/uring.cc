@@ -156,6 +156,7 @@ class UringBackend final : public Backend {
     }
     io_uring_sqe_set_data(sqe, r);
     ++r->kref;
+    if (r->poll_first) sqe = poll_before(sqe, r);
     if (link) {
       sqe->flags |= IOSQE_IO_LINK;
       r->kts.tv_sec = static_cast<int64_t>(r->deadline / 1000000000u);
@@ -283,6 +284,35 @@ class UringBackend final : public Backend {
   struct io_uring_sqe *get_sqe() noexcept {
     struct io_uring_sqe *sqe;
     while (!(sqe = io_uring_get_sqe(&ring_))) io_uring_submit(&ring_);
+    return sqe;
+  }
+
+  // Splice on a non-blocking pipe gave -EAGAIN: resubmit it behind two linked
+  // polls (input readable, output writable). sqe holds the prepared splice; its
+  // content moves to the last of three SQEs. Returns that SQE.
+  struct io_uring_sqe *poll_before(struct io_uring_sqe *sqe, Req *r) noexcept {
+    r->poll_first = false;
+    struct io_uring_sqe splice = *sqe;
+    if (io_uring_sq_space_left(&ring_) < 3u) {  // the chain must go in one batch
+      io_uring_prep_nop(sqe);
+      io_uring_sqe_set_data64(sqe, kTagIgnore);
+      io_uring_submit(&ring_);
+      sqe = get_sqe();
+    }
+    int in = r->fd, out = r->a.splice.fd_out;
+    if (r->op == TIDE_OP_SENDFILE) {
+      in = r->a.sf.to_pipe ? r->a.sf.in_fd : r->a.sf.pipe_r;
+      out = r->a.sf.to_pipe ? r->a.sf.pipe_w : r->fd;
+    }
+    io_uring_prep_poll_add(sqe, in, POLLIN);
+    io_uring_sqe_set_data64(sqe, kTagIgnore);
+    sqe->flags |= IOSQE_IO_LINK;
+    sqe = get_sqe();
+    io_uring_prep_poll_add(sqe, out, POLLOUT);
+    io_uring_sqe_set_data64(sqe, kTagIgnore);
+    sqe->flags |= IOSQE_IO_LINK;
+    sqe = get_sqe();
+    *sqe = splice;
     return sqe;
   }
 

@@ -38,6 +38,8 @@ void Loop::wake_drain() noexcept {
     int64_t res = pr.second;
     if (r->op == TIDE_OP_SENDFILE) res = r->done > 0 ? static_cast<int64_t>(r->done) : res;
     req_done(r, res);
+    if (r->fd >= 0 && static_cast<size_t>(r->fd) < fds_.size() && fds_[r->fd].reqs)
+      run_waiting_close(r->fd);
   }
   pool_taken_.clear();
   for (Watcher *w : asyncs_)

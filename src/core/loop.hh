@@ -25,6 +25,7 @@ class Loop final : public Sink {
   static int create(Loop **out, const tide_loop_options &opt) noexcept;
   ~Loop();
   int free_checked() noexcept;  // -EBUSY/-EDEADLK or deletes this
+  int pools = 0;                // live tide_bufpools (tide_loop_free refuses while > 0)
   const char *backend_name() const noexcept { return backend_->name(); }
   const char *fallback_reason() const noexcept {
     return fallback_reason_.empty() ? nullptr : fallback_reason_.c_str();
@@ -131,6 +132,8 @@ class Loop final : public Sink {
   void dispatch_completions() noexcept;
   void native_result(Req *r, int64_t res, bool more, int32_t buf) noexcept;
   void close_cancels(Req *closer) noexcept;
+  bool fd_busy_on_pool(const Req *closer) const noexcept;
+  void run_waiting_close(int fd) noexcept;
 
   // req/emulate.cc: readiness emulation, one ReqFd per fd with queued requests
   struct ReqFd {
@@ -138,7 +141,10 @@ class Loop final : public Sink {
     Req *rq = nullptr, *rq_tail = nullptr;  // read direction, FIFO
     Req *wq = nullptr, *wq_tail = nullptr;  // write direction, FIFO
     bool needs_reset = true;                // next start: the fd may name a new file
+    Req *nq[2] = {}, *nq_tail[2] = {};      // native ordered requests, [0] read [1] write
   };
+  void native_enqueue(Req *r) noexcept;      // submits r if it is first in its queue
+  void native_dequeue(Req *r) noexcept;      // r finished: submit the next one
   ReqFd *req_fd(int fd) noexcept;
   void ready_submit(Req *r) noexcept;
   bool ready_remove(Req *r) noexcept;

@@ -30,6 +30,7 @@ class BufPool {
   void remove_paused(Req *r) noexcept;
   void add_paused(Req *r) noexcept;
   Req *take_paused() noexcept;
+  size_t paused_count() const noexcept { return paused_.size(); }
 
   int users = 0;        // recv_pool requests in flight on this pool
   bool native = false;  // registered as an io_uring buffer ring

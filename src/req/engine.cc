@@ -117,7 +117,12 @@ int Loop::req_submit(Req *r) noexcept {
   switch (r->route) {
     case Route::native:
       r->kref = 0;
-      e = backend_->submit(r);
+      r->ordered = op_ordered(r);
+      if (r->ordered) {
+        if (!req_fd(r->fd)) e = -ENOMEM;
+      } else {
+        e = backend_->submit(r);
+      }
       break;
     case Route::pool:
       e = ThreadPool::instance().submit(r);
@@ -140,16 +145,29 @@ int Loop::req_submit(Req *r) noexcept {
     r->at = r->deadline;
     if (!timers_.push(r)) r->deadline = 0;  // out of memory: no timeout rather than a failure
   }
-  if (r->route == Route::immediate) req_done(r, run_syscall(r, true));
+  if (r->route == Route::immediate) {
+    // A pool thread may still be inside an operation on this fd (it cannot be
+    // cancelled there): the close waits for it, so the number is not reused early.
+    if (r->op == TIDE_OP_CLOSE && fd_busy_on_pool(r))
+      r->route = Route::pool_wait;
+    else
+      req_done(r, run_syscall(r, true));
+  }
   if (r->route == Route::ready) ready_submit(r);
+  if (r->route == Route::native && r->ordered) native_enqueue(r);
   return 0;
 }
 
 void Loop::req_done(Req *r, int64_t res) noexcept {
   if (r->final_queued) return;
   if (r->timed_out && res == -ECANCELED) res = -ETIMEDOUT;
+  // TIDE_ALL and sendfile report the bytes already moved rather than a late error.
+  if (res < 0 && r->done > 0 &&
+      (r->op == TIDE_OP_SENDFILE || ((r->flags & TIDE_ALL) && op_all_capable(r->op))))
+    res = static_cast<int64_t>(r->done);
   r->final_queued = true;
   if (r->in_heap()) timers_.erase(r);
+  if (r->ordered) native_dequeue(r);
   try {
     completions_.push_back(Completion{r, res, -1, false});
   } catch (const std::bad_alloc &) {
@@ -208,7 +226,7 @@ void Loop::req_abort(Req *r, int64_t res) noexcept {
   if (r->paused) r->a.pool.pool->remove_paused(r);
   switch (r->route) {
     case Route::native:
-      if (r->paused) {  // no kernel operation while waiting for buffers
+      if (r->paused || (r->ordered && r->kref == 0)) {  // nothing in the kernel (yet)
         req_done(r, res);
       } else {
         backend_->cancel(r);  // the result comes back through req_cqe
@@ -231,7 +249,7 @@ void Loop::req_abort(Req *r, int64_t res) noexcept {
 int Loop::req_cancel(Req *r) noexcept {
   if (!r->in_flight() || r->loop != this) return -ENOENT;
   if (r->cancel_requested) return -EALREADY;
-  r->cancel_requested = true;
+  __atomic_store_n(&r->cancel_requested, true, __ATOMIC_RELEASE);  // pool threads read it
   req_abort(r, -ECANCELED);
   return 0;
 }
@@ -241,8 +259,23 @@ void Loop::req_timer_expired(Req *r) noexcept {
     req_done(r, 0);  // the sleep itself ended
     return;
   }
-  r->timed_out = true;
+  __atomic_store_n(&r->timed_out, true, __ATOMIC_RELEASE);  // pool threads read it
   req_abort(r, -ETIMEDOUT);
+}
+
+bool Loop::fd_busy_on_pool(const Req *closer) const noexcept {
+  for (const Req *r = fds_[closer->fd].reqs; r; r = r->fd_next)
+    if (r != closer && r->route == Route::pool && !r->final_queued) return true;
+  return false;
+}
+
+// A pool operation on fd finished: run a close that waited for it.
+void Loop::run_waiting_close(int fd) noexcept {
+  for (Req *r = fds_[fd].reqs; r; r = r->fd_next)
+    if (r->op == TIDE_OP_CLOSE && r->route == Route::pool_wait && !fd_busy_on_pool(r)) {
+      req_done(r, run_syscall(r, true));
+      return;
+    }
 }
 
 void Loop::close_cancels(Req *closer) noexcept {
@@ -299,8 +332,19 @@ void Loop::native_result(Req *r, int64_t res, bool more, int32_t buf) noexcept {
         req_done(r, res);
       }
       return;
+    case TIDE_OP_SPLICE:
+      if (res == -EAGAIN && !r->cancel_requested) {  // non-blocking pipe: wait, then retry
+        r->poll_first = true;
+        if (backend_->submit(r) == 0) return;
+      }
+      req_done(r, res);
+      return;
     case TIDE_OP_SENDFILE: {
       auto &s = r->a.sf;
+      if (res == -EAGAIN && !r->cancel_requested) {  // socket buffer full: wait, retry
+        r->poll_first = true;
+        if (backend_->submit(r) == 0) return;
+      }
       if (res < 0 || (res == 0 && s.to_pipe) || r->cancel_requested) {
         req_done(r, r->done > 0 ? static_cast<int64_t>(r->done) : res);
         return;
@@ -335,9 +379,39 @@ void Loop::native_result(Req *r, int64_t res, bool more, int32_t buf) noexcept {
   req_done(r, res);
 }
 
+// Buffers came back: every request paused on the pool tries once more (one that
+// finds the pool dry again re-pauses, and waits for the next put).
+void Loop::native_enqueue(Req *r) noexcept {
+  ReqFd &q = *req_fds_[r->fd];
+  int d = op_writes(r->op);
+  r->q_next = nullptr;
+  r->q_prev = q.nq_tail[d];
+  if (q.nq_tail[d]) q.nq_tail[d]->q_next = r; else q.nq[d] = r;
+  q.nq_tail[d] = r;
+  if (q.nq[d] == r && backend_->submit(r) < 0) req_done(r, -ENOMEM);
+}
+
+void Loop::native_dequeue(Req *r) noexcept {
+  ReqFd &q = *req_fds_[r->fd];
+  int d = op_writes(r->op);
+  bool was_head = q.nq[d] == r;
+  if (r->q_prev) r->q_prev->q_next = r->q_next; else if (was_head) q.nq[d] = r->q_next;
+  if (r->q_next) r->q_next->q_prev = r->q_prev; else if (q.nq_tail[d] == r) q.nq_tail[d] = r->q_prev;
+  r->q_next = r->q_prev = nullptr;
+  r->ordered = false;
+  if (!was_head) return;
+  Req *next = q.nq[d];
+  if (!next) return;
+  if (next->cancel_requested) {
+    req_done(next, -ECANCELED);  // dequeues it in turn and moves on
+  } else if (backend_->submit(next) < 0) {
+    req_done(next, -ENOMEM);
+  }
+}
+
 void Loop::bufpool_resume(BufPool *p) noexcept {
-  Req *r;
-  while ((r = p->take_paused())) {
+  for (size_t n = p->paused_count(); n > 0; --n) {
+    Req *r = p->take_paused();
     r->paused = false;
     if (r->route == Route::native) {
       if (backend_->submit(r) < 0) req_done(r, -ENOMEM);

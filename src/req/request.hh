@@ -9,6 +9,7 @@
 //   pool      - the thread pool (sys/threadpool.cc): a blocking syscall on a thread
 //   timer     - the loop's timer heap (tide_sleep on readiness backends)
 //   immediate - done at submit (nop, close, shutdown on readiness backends)
+//   pool_wait - a close waiting for pool operations on its fd to finish
 // Every route ends in Loop::req_done() / req_more(), which queue a completion;
 // completions are dispatched in the pending phase of tide_run().
 #pragma once
@@ -26,7 +27,7 @@ namespace tide {
 
 class BufPool;
 
-enum class Route : uint8_t { none, native, ready, pool, timer, immediate };
+enum class Route : uint8_t { none, native, ready, pool, timer, immediate, pool_wait };
 
 struct Req : Watcher, HeapEntry {
   uint8_t op = TIDE_OP_NOP;  // enum tide_op
@@ -37,6 +38,8 @@ struct Req : Watcher, HeapEntry {
   bool final_queued = false;   // its last completion is queued for dispatch
   bool paused = false;         // recv_pool: waiting for buffers
   bool want_blocking_retry = false;  // ready route on a blocking fd: wait readiness first
+  bool ordered = false;        // native: one at a time per fd and direction, FIFO
+  bool poll_first = false;     // native splice after -EAGAIN: poll both fds, then retry
   bool cur_more = false;       // for the callback being run: more will follow
   int32_t cur_buf = -1;        // for the callback being run: buffer id, or -1
   int fd = -1;                 // the fd the request works on (-1: none)
@@ -87,6 +90,17 @@ struct Req : Watcher, HeapEntry {
 inline bool native_link_timeout(const Req *r) {
   return r->deadline && r->op != TIDE_OP_SENDFILE && r->op != TIDE_OP_RECV_POOL &&
          !(r->flags & TIDE_MULTISHOT);
+}
+
+// Stream operations keep their submit order per fd and direction on every
+// backend; reads and writes at explicit offsets run in parallel.
+inline bool op_ordered(const Req *r) {
+  switch (r->op) {
+    case TIDE_OP_RECV: case TIDE_OP_SEND: case TIDE_OP_RECVMSG: case TIDE_OP_SENDMSG: return true;
+    case TIDE_OP_READ: case TIDE_OP_WRITE: return r->a.rw.off < 0;
+    case TIDE_OP_READV: case TIDE_OP_WRITEV: return r->a.vec.off < 0;
+    default: return false;
+  }
 }
 
 // Operations grouped by how readiness emulation treats them.

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -138,12 +139,32 @@ int64_t once(Req *r, bool nonblock) {
 
 }  // namespace
 
+// On a pool thread, a splice between non-blocking pipes/sockets says EAGAIN: wait
+// until the input is readable and the output writable, checking every 50 ms whether
+// the loop gave up on the request (tide_cancel, timeout). Returns false to stop.
+static bool wait_splice_ends(Req *r) {
+  struct pollfd p[2] = {{r->fd, POLLIN, 0}, {r->a.splice.fd_out, POLLOUT, 0}};
+  while (!__atomic_load_n(&r->cancel_requested, __ATOMIC_ACQUIRE) &&
+         !__atomic_load_n(&r->timed_out, __ATOMIC_ACQUIRE)) {
+    int n = poll(p, 2, 50);
+    if (n < 0 && errno != EINTR) return false;
+    if ((p[0].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) &&
+        (p[1].revents & (POLLOUT | POLLHUP | POLLERR | POLLNVAL)))
+      return true;
+  }
+  return false;
+}
+
 int64_t run_syscall(Req *r, bool nonblock) noexcept {
   for (;;) {
     int saved = errno;
     int64_t res = once(r, nonblock);
     errno = saved;
     if (res == -EINTR) continue;
+    if (res == -EAGAIN && !nonblock && r->op == TIDE_OP_SPLICE) {
+      if (wait_splice_ends(r)) continue;
+      return -ECANCELED;
+    }
     // On a thread, finish what TIDE_ALL asks for here (sendfile loops in its helper).
     if (!nonblock && (r->flags & TIDE_ALL) && res > 0) {
       r->done += static_cast<size_t>(res);

@@ -17,7 +17,9 @@ namespace tide {
 namespace {
 unsigned pool_size() {
   const char *s = secure_getenv("TIDE_THREADPOOL_SIZE");
-  long n = s ? strtol(s, nullptr, 10) : 4;
+  char *end = nullptr;
+  long n = s && *s ? strtol(s, &end, 10) : 4;
+  if (end && *end) n = 4;  // not a number: the default
   return n < 1 ? 1 : n > 128 ? 128 : static_cast<unsigned>(n);
 }
 }  // namespace
