@@ -92,6 +92,14 @@ $(B)/tests/test_%: tests/test_%.c tests/common.h include/tide.h $(B)/libtide.so
 $(B)/tests/backends: tests/backends.c include/tide.h $(B)/libtide.so
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(PROG_CFLAGS) $< -o $@ $(PROG_LDFLAGS) -ltide
+# Fault-injection tests link libtide statically and wrap the syscalls they define
+# __wrap_X for (-Wl,--wrap=X), so the library's own calls go through them.
+wraps_of = $(shell grep -oE '__wrap_[a-z0-9_]+' $(1) | sort -u | sed 's/^__wrap_/-Wl,--wrap=/')
+$(B)/tests/unit_req_%: tests/unit_req_%.cc $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(quiet) CXX $<
+	$(Q)$(CXX) -std=c++17 -O2 -g -Iinclude $(WARN) $(SAN_FLAGS) $< $(LIB_A) -o $@ \
+	  $(call wraps_of,$<) $(URING_LIBS) -lcmocka -lpthread $(SAN_FLAGS)
 # Unit tests compile the internal piece they test directly.
 $(B)/tests/unit_timer_heap: tests/unit_timer_heap.cc src/core/timer_heap.cc src/core/timer_heap.hh
 	@mkdir -p $(dir $@)
