@@ -113,7 +113,7 @@ deps:
 
 check: deps
 	$(MAKE) all tests
-	@B=$(B) sh tests/run.sh
+	@B=$(B) SAN_FLAGS="$(SAN_FLAGS)" sh tests/run.sh
 
 man-check:
 	@sh tests/man-check.sh

@@ -25,10 +25,11 @@ int main(void) {
 }
 C
 export PKG_CONFIG_PATH="$tmp/root/usr/lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$tmp/root"
-${CC:-cc} -std=c99 -Wall -Werror "$tmp/t.c" -o "$tmp/t" $(pkg-config --cflags --libs tide)
+# A library built with --enable-sanitizers needs its programs built the same way.
+${CC:-cc} -std=c99 -Wall -Werror ${SAN_FLAGS:-} "$tmp/t.c" -o "$tmp/t" $(pkg-config --cflags --libs tide)
 LD_LIBRARY_PATH="$tmp/root/usr/lib" "$tmp/t"
 LD_LIBRARY_PATH="$tmp/root/usr/lib" ldd "$tmp/t" | grep -q "$tmp/root/usr/lib/libtide.so.1" || { echo "not linked against the staged libtide"; exit 1; }
-${CC:-cc} -std=c99 -Wall -Werror "$tmp/t.c" -o "$tmp/ts" $(pkg-config --cflags tide) \
+${CC:-cc} -std=c99 -Wall -Werror ${SAN_FLAGS:-} "$tmp/t.c" -o "$tmp/ts" $(pkg-config --cflags tide) \
   "$tmp/root/usr/lib/libtide.a" $(pkg-config --static --libs-only-l tide | sed 's/-ltide//')
 "$tmp/ts"
 # uninstall removes what install put there

@@ -12,6 +12,9 @@ B=${B:-build}
 log=$(mktemp -d "${TMPDIR:-/tmp}/tide-tests.XXXXXX") || exit 1
 trap 'rm -rf "$log"' EXIT INT TERM
 passed=0 failed=0 skipped=0
+# Sanitizer builds: a leak report fails the program; leaks of Criterion's own
+# runner are suppressed (tests/lsan.supp).
+export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 
 add() { passed=$((passed + $1)); failed=$((failed + $2)); }
 
