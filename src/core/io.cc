@@ -33,18 +33,25 @@ void Loop::fd_mark(int fd) noexcept {
   changes_.push_back(fd);  // capacity reserved in io_start: never reallocates here
 }
 
+// Grows the fd table to hold fd. changes_ gets the same capacity, so fd_mark()
+// (each fd listed at most once) never allocates.
+int Loop::ensure_fd(int fd) noexcept {
+  if (static_cast<size_t>(fd) < fds_.size()) return 0;
+  try {
+    size_t n = std::max(static_cast<size_t>(fd) + 1, fds_.size() * 2);
+    fds_.resize(n);
+    changes_.reserve(n);
+  } catch (const std::bad_alloc &) {
+    return -ENOMEM;
+  }
+  return 0;
+}
+
 int Loop::io_start(Io *w) noexcept {
   int fd = w->fd;
   if (fd >= backend_->fd_limit()) return -ERANGE;
-  if (static_cast<size_t>(fd) >= fds_.size()) {
-    try {
-      size_t n = std::max(static_cast<size_t>(fd) + 1, fds_.size() * 2);
-      fds_.resize(n);
-      changes_.reserve(n);
-    } catch (const std::bad_alloc &) {
-      return -ENOMEM;
-    }
-  }
+  int e = ensure_fd(fd);
+  if (e < 0) return e;
   FdState &st = fds_[fd];
   if (!st.head && !st.kernel && fcntl(fd, F_GETFD) < 0 && errno == EBADF) return -EBADF;
   // Append: watchers on one fd are told of an event in the order they started.

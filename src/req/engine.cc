@@ -39,18 +39,6 @@ bool fd_nonblocking(int fd) {
 
 }  // namespace
 
-int Loop::ensure_fd(int fd) noexcept {
-  if (static_cast<size_t>(fd) < fds_.size()) return 0;
-  try {
-    size_t n = std::max(static_cast<size_t>(fd) + 1, fds_.size() * 2);
-    fds_.resize(n);
-    changes_.reserve(n);
-  } catch (const std::bad_alloc &) {
-    return -ENOMEM;
-  }
-  return 0;
-}
-
 void Loop::req_link_fd(Req *r) noexcept {
   FdState &st = fds_[r->fd];
   r->fd_prev = nullptr;
