@@ -709,3 +709,47 @@ Test(bad, options_uring_entries_and_sqpoll) {
   cr_assert_eq(tide_run(loop, TIDE_RUN_DEFAULT), 0);
   tt_free(loop);
 }
+
+/* A struct that once held a watcher (stopped long ago) and whose bytes were then
+ * partly overwritten, as stack memory is, must still init and start: stale flags
+ * are not a registration. */
+static void noop_timer_cb(tide_loop *loop, tide_timer *t, unsigned revents) {
+  (void)loop; (void)t; (void)revents;
+}
+
+Test(bad, stale_bytes_of_a_stopped_watcher_do_not_block_init) {
+  tide_loop *loop = tt_loop();
+  tide_timer t;
+  memset(&t, 0, sizeof t);
+  cr_assert_eq(tide_timer_init(&t, noop_timer_cb, TT_SEC(10), 0), 0);
+  cr_assert_eq(tide_timer_start(loop, &t), 0);
+  cr_assert_eq(tide_timer_stop(loop, &t), 0);
+  /* scribble over everything but the signature (the first 4 private bytes) */
+  unsigned char *priv = (unsigned char *)t.tide_private_;
+  for (size_t i = 4; i < sizeof t.tide_private_; i++) priv[i] = (unsigned char)(0x5A ^ i);
+  cr_assert_eq(tide_is_active(&t), 0, "stale bytes read as active");
+  cr_assert_eq(tide_is_pending(&t), 0, "stale bytes read as pending");
+  cr_assert_eq(tide_timer_init(&t, noop_timer_cb, TT_SEC(10), 0), 0, "init refused stale bytes");
+  cr_assert_eq(tide_timer_start(loop, &t), 0);
+  cr_assert_eq(tide_is_active(&t), 1);
+  cr_assert_eq(tide_timer_stop(loop, &t), 0);
+  tt_free(loop);
+}
+
+static void noop_req_cb(tide_loop *loop, tide_req *r, ssize_t res) {
+  (void)loop; (void)r; (void)res;
+}
+
+Test(bad, stale_bytes_of_a_finished_request_do_not_block_submit) {
+  tide_loop *loop = tt_loop();
+  tide_req r;
+  memset(&r, 0, sizeof r);
+  cr_assert_eq(tide_nop(loop, &r, noop_req_cb), 0);
+  cr_assert_eq(tide_run(loop, TIDE_RUN_DEFAULT), 0);
+  unsigned char *priv = (unsigned char *)r.tide_private_;
+  for (size_t i = 4; i < sizeof r.tide_private_; i++) priv[i] = (unsigned char)(0xA5 ^ i);
+  cr_assert_eq(tide_cancel(loop, &r), -ENOENT, "stale bytes read as in flight");
+  cr_assert_eq(tide_nop(loop, &r, noop_req_cb), 0, "submit refused stale bytes");
+  cr_assert_eq(tide_run(loop, TIDE_RUN_DEFAULT), 0);
+  tt_free(loop);
+}

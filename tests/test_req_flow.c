@@ -11,6 +11,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
 
 TestSuite(flow, .timeout = 60);
 
@@ -850,6 +851,17 @@ static int cmp_int(const void *a, const void *b) {
 }
 
 Test(flow, multishot_accept_1000_connections) {
+  /* 1,000 client fds + 1,000 accepted fds stay open: raise the soft limit */
+  struct rlimit rl;
+  cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+  const rlim_t need = 2 * CONNS + 100;
+  if (rl.rlim_cur < need) {
+    rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < need)
+      cr_skip_test("RLIMIT_NOFILE hard limit %llu below the %llu fds this test needs",
+                   (unsigned long long)rl.rlim_max, (unsigned long long)need);
+  }
   tide_loop *loop = req_loop();
   struct clients *cl = calloc(1, sizeof *cl);
   struct mshot *m = calloc(1, sizeof *m);
@@ -951,7 +963,7 @@ static void *reader_main(void *arg) {
   return NULL;
 }
 
-Test(flow, sendfile_64mib_to_a_socket, .fini = rm_tmp, .timeout = 120) {
+Test(flow, sendfile_64mib_to_a_socket, .fini = rm_tmp) {
   tide_loop *loop = req_loop();
   tt_tmpdir(g_tmp);
   char path[512];
@@ -1176,7 +1188,7 @@ static int put_oldest(struct pooled *p) {
   return tide_bufpool_put(p->pool, id);
 }
 
-Test(flow, recv_pool_pauses_when_dry_and_resumes_on_put, .timeout = 15) {
+Test(flow, recv_pool_pauses_when_dry_and_resumes_on_put) {
   tide_loop *loop = req_loop();
   long ps = sysconf(_SC_PAGESIZE);
   int sv[2];
@@ -1251,7 +1263,7 @@ Test(flow, recv_pool_pauses_when_dry_and_resumes_on_put, .timeout = 15) {
   tt_free(loop);
 }
 
-Test(flow, recv_pool_cancel_and_pool_free, .timeout = 15) {
+Test(flow, recv_pool_cancel_and_pool_free) {
   tide_loop *loop = req_loop();
   int sv[2];
   tt_socketpair(sv);
@@ -1286,7 +1298,7 @@ Test(flow, recv_pool_cancel_and_pool_free, .timeout = 15) {
   tt_free(loop);
 }
 
-Test(flow, bufpool_size_is_rounded_to_pages, .timeout = 15) {
+Test(flow, bufpool_size_is_rounded_to_pages) {
   tide_loop *loop = req_loop();
   long ps = sysconf(_SC_PAGESIZE);
   int sv[2];

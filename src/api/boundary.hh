@@ -43,7 +43,12 @@ template <class T>
 int bind_watcher(tide_loop *l, const void *pub, Kind k, T **out) {
   T *w = typed_watcher<T>(pub, k);
   if (!l || !w) return -EINVAL;
-  if (w->loop && w->loop != core(l)) return -EBUSY;
+  if (w->held() && w->loop != core(l)) return -EBUSY;
+  if (!w->held()) {  // leftovers of an old use: not on any loop
+    w->active = false;
+    w->revents = 0;
+    w->loop = nullptr;
+  }
   *out = w;
   return 0;
 }
@@ -51,7 +56,7 @@ int bind_watcher(tide_loop *l, const void *pub, Kind k, T **out) {
 // tide_X_init may not re-initialise a watcher that a loop still holds.
 inline bool held_by_loop(const void *pub) {
   Watcher *w = any_watcher(pub);
-  return w && (w->active || w->pending());
+  return w && w->held();
 }
 
 }  // namespace tide

@@ -27,8 +27,8 @@ int begin(tide_loop *loop, tide_req *pub, tide_req_cb cb, int op, Req **out) {
   if (!loop || !pub || !cb) return -EINVAL;
   uint64_t timeout = 0;
   if (Req *old = existing(pub)) {
-    if (old->in_flight()) return -EBUSY;
-    timeout = old->timeout_ns;
+    if (old->held()) return -EBUSY;
+    if (old->timeout_token == Watcher::token_of(old, nullptr)) timeout = old->timeout_ns;
   }
   if (core(loop)->op_support(op) == TIDE_OP_UNSUPPORTED) return -EOPNOTSUPP;
   Req *r = new (pub->tide_private_) Req(reinterpret_cast<AnyCb>(cb));
@@ -109,9 +109,10 @@ TIDE_API int tide_req_more(const tide_req *req) noexcept {
 TIDE_API int tide_req_set_timeout(tide_req *req, uint64_t ns) noexcept {
   if (!req) return -EINVAL;
   Req *r = existing(req);
-  if (r && r->in_flight()) return -EBUSY;
+  if (r && r->held()) return -EBUSY;
   if (!r) r = new (req->tide_private_) Req(nullptr);
   r->timeout_ns = ns;
+  r->timeout_token = Watcher::token_of(r, nullptr);  // not leftovers of an old use
   return 0;
 }
 
@@ -119,7 +120,7 @@ TIDE_API int tide_cancel(tide_loop *loop, tide_req *req) noexcept {
   ErrnoGuard keep;
   if (!loop || !req) return -EINVAL;
   Req *r = existing(req);
-  return r ? core(loop)->req_cancel(r) : -ENOENT;
+  return r && r->held() ? core(loop)->req_cancel(r) : -ENOENT;
 }
 
 TIDE_API int tide_nop(tide_loop *loop, tide_req *req, tide_req_cb cb) noexcept {

@@ -56,18 +56,18 @@ extern "C" {
 
 TIDE_API int tide_is_active(const void *w) noexcept {
   Watcher *c = any_watcher(w);
-  return c ? c->active : -EINVAL;
+  return c ? c->held() && c->active : -EINVAL;
 }
 
 TIDE_API int tide_is_pending(const void *w) noexcept {
   Watcher *c = any_watcher(w);
-  return c ? c->pending() : -EINVAL;
+  return c ? c->held() && c->pending() : -EINVAL;
 }
 
 TIDE_API int tide_set_priority(void *w, int priority) noexcept {
   Watcher *c = any_watcher(w);
   if (!c || priority < TIDE_MINPRI || priority > TIDE_MAXPRI) return -EINVAL;
-  if (c->active || c->pending()) return -EBUSY;
+  if (c->held()) return -EBUSY;
   c->priority = static_cast<int8_t>(priority);
   return 0;
 }
@@ -82,7 +82,11 @@ TIDE_API int tide_get_priority(const void *w, int *out) noexcept {
 TIDE_API int tide_feed_event(tide_loop *loop, void *w, unsigned revents) noexcept {
   Watcher *c = any_watcher(w);
   if (!loop || !c || !revents) return -EINVAL;
-  if (c->loop && c->loop != core(loop)) return -EBUSY;
+  if (c->held() && c->loop != core(loop)) return -EBUSY;
+  if (!c->held()) {  // leftovers of an old use
+    c->active = false;
+    c->revents = 0;
+  }
   core(loop)->feed(c, revents);
   return 0;
 }
@@ -116,7 +120,7 @@ TIDE_API int tide_io_modify(tide_io *w, unsigned events) noexcept {
   Io *c = typed_watcher<Io>(w, Kind::io);
   if (!c || !io_events_valid(events)) return -EINVAL;
   c->events = events;
-  if (c->active) c->loop->io_changed(c);
+  if (c->held() && c->active) c->loop->io_changed(c);
   return 0;
 }
 

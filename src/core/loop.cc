@@ -22,7 +22,7 @@ int Loop::unref() noexcept {
 
 void Loop::activate(Watcher *w) noexcept {
   w->active = true;
-  w->loop = this;
+  w->hold(this);
   if (!w->internal) {
     ++user_active_;
     ++refs_;
@@ -35,7 +35,7 @@ void Loop::deactivate(Watcher *w) noexcept {
     --user_active_;
     --refs_;
   }
-  if (!w->pending()) w->loop = nullptr;
+  w->release_if_idle();
 }
 
 void Loop::feed(Watcher *w, uint32_t revents) noexcept {
@@ -44,7 +44,7 @@ void Loop::feed(Watcher *w, uint32_t revents) noexcept {
     return;
   }
   w->revents = revents;
-  w->loop = this;
+  w->hold(this);
   int p = w->priority - TIDE_MINPRI;
   Queue &q = pending_[p];
   w->pend_next = nullptr;
@@ -74,7 +74,7 @@ void Loop::clear_pending(Watcher *w) noexcept {
   w->pend_next = w->pend_prev = nullptr;
   w->revents = 0;
   --pending_count_;
-  if (!w->active) w->loop = nullptr;
+  w->release_if_idle();
 }
 
 void Loop::invoke(Watcher *w, uint32_t revents) noexcept {

@@ -28,6 +28,7 @@ struct Watcher {
   bool internal = false;  // owned by the loop itself: not counted as a user watcher
   uint32_t revents = 0;   // pending events; non-zero means "pending"
   uint32_t index = 0;     // slot in the loop's list for its kind (idle/prepare/check/async)
+  uint32_t token = 0;     // token_of(this, loop) while a loop holds it, else 0
   Loop *loop = nullptr;   // set while active or pending
   AnyCb cb;
   Watcher *pend_next = nullptr;  // pending queue of its priority
@@ -35,6 +36,26 @@ struct Watcher {
 
   Watcher(Kind k, AnyCb c) : kind(k), cb(c) {}
   bool pending() const { return revents != 0; }
+
+  // Whether a loop really holds this watcher (active or pending). Raw bytes cannot
+  // say so: a struct reused on the stack may still carry the signature and stale
+  // flags. The token mixes the watcher's own address with its loop's, so neither
+  // leftover bytes nor a copy of a registered watcher pass for one.
+  static uint32_t token_of(const Watcher *w, const Loop *l) {
+    uint64_t x = reinterpret_cast<uintptr_t>(w) * 0x9E3779B97F4A7C15ull ^ reinterpret_cast<uintptr_t>(l);
+    return static_cast<uint32_t>(x ^ (x >> 32)) | 1u;
+  }
+  bool held() const { return loop && token == token_of(this, loop) && (active || pending()); }
+  void hold(Loop *l) {
+    loop = l;
+    token = token_of(this, l);
+  }
+  void release_if_idle() {
+    if (!active && !pending()) {
+      loop = nullptr;
+      token = 0;
+    }
+  }
   // The public struct this object lives in (all public watcher structs share the
   // layout { void *data; uint64_t tide_private_[]; }).
   void *public_struct() {

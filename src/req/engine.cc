@@ -199,6 +199,7 @@ void Loop::dispatch_completions() noexcept {
       if (r->in_heap()) timers_.erase(r);
       r->final_queued = r->cancel_requested = r->timed_out = r->paused = false;
       r->timeout_ns = r->deadline = 0;
+      r->timeout_token = 0;
       r->route = Route::none;
       deactivate(r);
     }

@@ -47,6 +47,7 @@ struct Req : Watcher, HeapEntry {
   int64_t kres = 0;            // io_uring: op result held until the link timeout's CQE
   int32_t kbuf = -1;           // io_uring: its buffer id, likewise
   uint64_t timeout_ns = 0;     // tide_req_set_timeout, for the next submit
+  uint32_t timeout_token = 0;  // token_of(this, nullptr) when timeout_ns was set for it
   uint64_t deadline = 0;       // absolute CLOCK_MONOTONIC ns while a timeout is armed
   size_t done = 0;             // bytes moved so far (TIDE_ALL, sendfile)
   Req *q_next = nullptr;       // readiness queue of its fd and direction, or pool queue
