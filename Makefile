@@ -112,7 +112,7 @@ deps:
 	@sh tools/install-deps.sh
 
 check: deps
-	$(MAKE) all tests
+	$(MAKE) all tests bench-progs
 	@B=$(B) SAN_FLAGS="$(SAN_FLAGS)" sh tests/run.sh
 
 man-check:
@@ -122,8 +122,23 @@ demo: deps
 	$(MAKE) all examples
 	@BUILD_DIR=$(B) sh examples/demo.sh
 
-bench: deps all
-	@if [ -x bench/run ]; then bench/run; else echo "bench: no benchmark suite yet (issue: benchmark suite)"; fi
+# ---------------------------------------------------------------- benchmarks
+# bench/<workload>/<peer>.c -> build/bench/<workload>/<peer>; the peer's name
+# picks its library: tide* -ltide, libev* -lev, libevent* -levent, libuv* -luv,
+# *uring* -luring; raw_* are plain C.
+BENCH_PROGS := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/b*/*.c))
+bench_libs = $(if $(findstring tide,$(1)),-ltide) $(if $(findstring libevent,$(1)),-levent,$(if \
+  $(findstring libev,$(1)),-lev)) $(if $(findstring libuv,$(1)),-luv) $(if $(findstring uring,$(1)),-luring) -lpthread -lm
+$(B)/bench/%: bench/%.c bench/common/bench.h include/tide.h $(B)/libtide.so
+	@mkdir -p $(dir $@)
+	$(quiet) CC $<
+	$(Q)$(CC) -std=gnu11 -O2 -g -Iinclude -Ibench/common $(WARN) $(SAN_FLAGS) $< -o $@ \
+	  $(PROG_LDFLAGS) $(call bench_libs,$(notdir $@))
+bench-progs: $(BENCH_PROGS)
+
+bench: deps all bench-progs
+	@sh tools/install-deps.sh --bench
+	@python3 bench/run $(BENCH_ARGS)
 
 # ---------------------------------------------------------------- install
 install: all
@@ -152,4 +167,4 @@ clean:
 distclean: clean
 	rm -f config.mk libtide-*.tar.gz
 
-.PHONY: all examples tests deps check man-check demo bench install uninstall dist clean distclean
+.PHONY: all examples tests bench-progs deps check man-check demo bench install uninstall dist clean distclean

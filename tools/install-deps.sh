@@ -4,8 +4,25 @@
 # `make demo`. It does nothing when everything is installed; otherwise, as root, it
 # runs `apt-get build-dep ./` (apt-get update first); not as root, it prints what
 # is missing and how to install it, and fails.
+# With --bench it installs instead what bench/packages lists (for `make bench`).
 set -u
 cd "$(dirname "$0")/.." || exit 1
+
+if [ "${1:-}" = --bench ]; then
+  missing=""
+  for p in $(sed 's/#.*//' bench/packages); do
+    dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+  done
+  [ -z "$missing" ] && { echo "deps: benchmark tools are installed"; exit 0; }
+  echo "deps: benchmark tools missing:$missing"
+  if [ "$(id -u)" != 0 ]; then
+    echo "deps: run as root (or: sudo apt-get install$missing)" >&2
+    exit 1
+  fi
+  echo "deps: installing them with: apt-get update && apt-get install -y$missing"
+  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing || exit 1
+  exit 0
+fi
 
 if ! command -v dpkg-checkbuilddeps >/dev/null 2>&1; then
   if ! command -v apt-get >/dev/null 2>&1; then
