@@ -1,26 +1,39 @@
 #!/bin/sh
-# demo.sh - run the libtide echo demo on every backend and print one table.
+# demo.sh - run the libtide demo on every backend: the echo server in both of
+# its modes under load (one table), then a file copy with tide-cp.
 #
 # Run by `make demo` after the build, or by hand from the source tree:
 #     sh examples/demo.sh
 #
-# For each backend (uring, epoll, poll, select) it starts
-#     $BUILD_DIR/examples/echo-server --port 0 --backend B
+# For each backend (uring, epoll, poll, select) and each server mode (watchers:
+# io watchers; requests: completion requests) it starts
+#     $BUILD_DIR/examples/echo-server --port 0 --backend B --mode M
 # in the background, reads the port it prints, and runs
 #     $BUILD_DIR/examples/echo-load --port P --conns C --seconds $DEMO_SECONDS
 # for C = 1, 100, 1000, then stops the server with SIGTERM and checks that it
 # exits cleanly. A backend that this build or kernel lacks (the server exits
 # with status 3) is shown as "skipped". The table has one row per run:
-#     backend  conns  req/s  p50(us)  p99(us)  bytes verified  lost
-# and the last line is "demo: OK (0 bytes lost)", or "demo: FAILED ..." with a
-# non-zero exit status if any run failed, lost or corrupted a byte, or a server
-# misbehaved. Details of failures are printed after the table.
+#     backend  mode  conns  req/s  p50(us)  p99(us)  bytes verified  lost
+# Then, for each backend, tide-cp copies a file of random bytes (DEMO_CP_MIB
+# MiB, made once with head -c from /dev/urandom in a mktemp directory) and cmp
+# compares the copy with the original; one line per backend:
+#     tide-cp uring: 64 MiB in 0.060 s, identical
+# The last line is "demo: OK (0 bytes lost)", or "demo: FAILED ..." with a
+# non-zero exit status if any run failed, lost or corrupted a byte, a server
+# misbehaved, or a copy failed or differs. Details of failures are printed
+# before that line.
+#
+# With the defaults (3 s per run, 4 backends x 2 modes x 3 runs) the whole demo
+# takes about 75 s; DEMO_SECONDS=2 brings it to about 50 s.
 #
 # Environment:
 #   BUILD_DIR      where the binaries are (default: build)
 #   DEMO_SECONDS   seconds per run, may be fractional (default: 3)
 #   DEMO_CONNS     connection counts to run (default: "1 100 1000")
 #   DEMO_BACKENDS  backends to try (default: "uring epoll poll select")
+#   DEMO_MODES     echo-server modes to run (default: "watchers requests")
+#   DEMO_CP_MIB    size of the tide-cp test file in MiB; 0 skips the copies
+#                  (default: 64)
 #
 # No background process survives the script, whichever way it ends.
 
@@ -30,15 +43,18 @@ BUILD_DIR=${BUILD_DIR:-build}
 DEMO_SECONDS=${DEMO_SECONDS:-3}
 DEMO_CONNS=${DEMO_CONNS:-"1 100 1000"}
 DEMO_BACKENDS=${DEMO_BACKENDS:-"uring epoll poll select"}
+DEMO_MODES=${DEMO_MODES:-"watchers requests"}
+DEMO_CP_MIB=${DEMO_CP_MIB:-64}
 SERVER=$BUILD_DIR/examples/echo-server
 LOAD=$BUILD_DIR/examples/echo-load
+CP=$BUILD_DIR/examples/tide-cp
 
 die() {
     echo "demo: $*" >&2
     exit 1
 }
 
-for bin in "$SERVER" "$LOAD"; do
+for bin in "$SERVER" "$LOAD" "$CP"; do
     [ -x "$bin" ] || die "$bin is missing; build it first (make)"
 done
 # A positive number, possibly fractional; the run-time limit below needs it.
@@ -52,10 +68,20 @@ for c in $DEMO_CONNS; do
         '' | *[!0-9]*) die "DEMO_CONNS must be a list of numbers, not '$DEMO_CONNS'" ;;
     esac
 done
+for m in $DEMO_MODES; do
+    case $m in
+        watchers | requests) ;;
+        *) die "DEMO_MODES must list watchers and/or requests, not '$DEMO_MODES'" ;;
+    esac
+done
+case $DEMO_CP_MIB in
+    '' | *[!0-9]*) die "DEMO_CP_MIB must be a number of MiB, not '$DEMO_CP_MIB'" ;;
+esac
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tide-demo.XXXXXX") || die "mktemp failed"
 server_pid=
 load_pid=
+cp_pid=
 
 # alive PID: true while the process runs. A child that exited but was not yet
 # reaped by `wait` is a zombie, which kill -0 still finds, hence /proc.
@@ -95,6 +121,7 @@ stop() {
 cleanup() {
     trap - EXIT INT TERM HUP
     if [ -n "$load_pid" ]; then stop "$load_pid"; fi
+    if [ -n "$cp_pid" ]; then stop "$cp_pid"; fi
     if [ -n "$server_pid" ]; then stop "$server_pid"; fi
     rm -rf "$tmp"
 }
@@ -117,7 +144,7 @@ note_failure() { # heading, file with details (may be empty)
 }
 
 row() {
-    printf '%-8s %6s %10s %9s %9s %15s  %s\n' "$@"
+    printf '%-8s %-8s %6s %10s %9s %9s %15s  %s\n' "$@"
 }
 
 # field NAME LINE: the value of NAME=value in an echo-load result line.
@@ -125,11 +152,11 @@ field() {
     printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
 }
 
-# start_server BACKEND: sets server_pid and port, and returns 0; or returns
+# start_server BACKEND MODE: sets server_pid and port, and returns 0; or returns
 # 3 (backend not available, $skip_reason says why) or 1 (failed).
 start_server() {
     : >"$tmp/server.out"
-    "$SERVER" --port 0 --backend "$1" >"$tmp/server.out" 2>"$tmp/server.err" &
+    "$SERVER" --port 0 --backend "$1" --mode "$2" >"$tmp/server.out" 2>"$tmp/server.err" &
     server_pid=$!
     _i=0
     while :; do
@@ -174,10 +201,10 @@ else
     with_limit=
 fi
 
-# run_load BACKEND CONNS: one echo-load run against $port, one table row.
+# run_load BACKEND MODE CONNS: one echo-load run against $port, one table row.
 run_load() {
     # shellcheck disable=SC2086 # $with_limit is a command prefix, split on purpose
-    $with_limit "$LOAD" --port "$port" --conns "$2" --seconds "$DEMO_SECONDS" \
+    $with_limit "$LOAD" --port "$port" --conns "$3" --seconds "$DEMO_SECONDS" \
         >"$tmp/load.out" 2>"$tmp/load.err" &
     load_pid=$!
     wait "$load_pid"
@@ -187,8 +214,8 @@ run_load() {
     _line=$(grep '^conns=' "$tmp/load.out" | tail -n 1)
     if [ -z "$_line" ]; then
         [ "$_rc" -eq 124 ] && echo "demo: echo-load did not finish within $limit s" >>"$tmp/load.err"
-        row "$1" "$2" - - - - "FAILED (no result, exit status $_rc)"
-        note_failure "$1, $2 connections: echo-load exited with status $_rc" "$tmp/load.err"
+        row "$1" "$2" "$3" - - - - "FAILED (no result, exit status $_rc)"
+        note_failure "$1, $2, $3 connections: echo-load exited with status $_rc" "$tmp/load.err"
         return
     fi
     _sent=$(field bytes_sent "$_line")
@@ -196,68 +223,117 @@ run_load() {
     _errors=$(field errors "$_line")
     case "$_sent.$_verified.$_errors" in
         *[!0-9.]* | .* | *.. | *..*)
-            row "$1" "$2" - - - - "FAILED (unreadable result)"
-            note_failure "$1, $2 connections: unreadable result: $_line" "$tmp/load.err"
+            row "$1" "$2" "$3" - - - - "FAILED (unreadable result)"
+            note_failure "$1, $2, $3 connections: unreadable result: $_line" "$tmp/load.err"
             return
             ;;
     esac
     _lost=$((_sent - _verified))
     lost_total=$((lost_total + _lost))
     if [ "$_rc" -ne 0 ] || [ "$_errors" -ne 0 ] || [ "$_lost" -ne 0 ]; then
-        row "$1" "$2" "$(field rps "$_line")" "$(field p50_us "$_line")" "$(field p99_us "$_line")" \
+        row "$1" "$2" "$3" "$(field rps "$_line")" "$(field p50_us "$_line")" "$(field p99_us "$_line")" \
             "$_verified" "$_lost  FAILED (errors=$_errors, exit status $_rc)"
-        note_failure "$1, $2 connections: $_line" "$tmp/load.err"
+        note_failure "$1, $2, $3 connections: $_line" "$tmp/load.err"
     else
-        row "$1" "$2" "$(field rps "$_line")" "$(field p50_us "$_line")" "$(field p99_us "$_line")" \
+        row "$1" "$2" "$3" "$(field rps "$_line")" "$(field p50_us "$_line")" "$(field p99_us "$_line")" \
             "$_verified" "$_lost"
     fi
 }
 
-echo "libtide echo demo: echo-server and echo-load over 127.0.0.1, $DEMO_SECONDS s per run"
+_modes=
+for m in $DEMO_MODES; do _modes="${_modes:+$_modes, }$m"; done
+echo "libtide echo demo: echo-server ($_modes) and echo-load over 127.0.0.1, $DEMO_SECONDS s per run"
 echo
-row backend conns "req/s" "p50(us)" "p99(us)" "bytes verified" lost
+row backend mode conns "req/s" "p50(us)" "p99(us)" "bytes verified" lost
 
 for b in $DEMO_BACKENDS; do
-    skip_reason=
-    start_server "$b"
-    case $? in
-        0) ;;
-        3)
-            row "$b" - - - - - "skipped: ${skip_reason:-not available}"
-            continue
-            ;;
-        *)
-            row "$b" - - - - - "FAILED (server did not start)"
-            note_failure "$b: echo-server did not start" "$tmp/server.err"
-            continue
-            ;;
-    esac
-    # The server names its backend on stderr before it prints the port.
-    _want=$b
-    [ "$b" = uring ] && _want=io_uring
-    _got=$(sed -n 's/^echo-server: backend \([a-z_]*\).*/\1/p' "$tmp/server.err")
-    if [ "$_got" != "$_want" ]; then
-        echo "demo: asked for backend $_want, echo-server runs '$_got'" >>"$tmp/server.err"
-        note_failure "$b: echo-server runs the wrong backend" "$tmp/server.err"
-    fi
-    for c in $DEMO_CONNS; do
-        if ! alive "$server_pid"; then
-            row "$b" "$c" - - - - "FAILED (server died)"
-            failed=$((failed + 1))
-            continue
+    for m in $DEMO_MODES; do
+        skip_reason=
+        start_server "$b" "$m"
+        case $? in
+            0) ;;
+            3)
+                row "$b" - - - - - - "skipped: ${skip_reason:-not available}"
+                continue 2 # the other modes need the same backend
+                ;;
+            *)
+                row "$b" "$m" - - - - - "FAILED (server did not start)"
+                note_failure "$b, $m: echo-server did not start" "$tmp/server.err"
+                continue
+                ;;
+        esac
+        # The server names its backend, then its mode, on stderr before it
+        # prints the port.
+        _want=$b
+        [ "$b" = uring ] && _want=io_uring
+        _got=$(sed -n 's/^echo-server: backend \([a-z_]*\).*/\1/p' "$tmp/server.err")
+        if [ "$_got" != "$_want" ]; then
+            echo "demo: asked for backend $_want, echo-server runs '$_got'" >>"$tmp/server.err"
+            note_failure "$b, $m: echo-server runs the wrong backend" "$tmp/server.err"
         fi
-        run_load "$b" "$c"
+        _got=$(sed -n 's/^echo-server: mode \([a-z]*\).*/\1/p' "$tmp/server.err")
+        if [ "$_got" != "$m" ]; then
+            echo "demo: asked for mode $m, echo-server runs '$_got'" >>"$tmp/server.err"
+            note_failure "$b, $m: echo-server runs the wrong mode" "$tmp/server.err"
+        fi
+        for c in $DEMO_CONNS; do
+            if ! alive "$server_pid"; then
+                row "$b" "$m" "$c" - - - - "FAILED (server died)"
+                failed=$((failed + 1))
+                continue
+            fi
+            run_load "$b" "$m" "$c"
+        done
+        _pid=$server_pid
+        stop "$_pid"
+        server_pid=
+        if [ "$stop_killed" -eq 1 ]; then
+            echo "demo: echo-server ignored SIGTERM for 5 s and was killed" >>"$tmp/server.err"
+            note_failure "$b, $m: echo-server did not exit on SIGTERM" "$tmp/server.err"
+        elif [ "$stop_status" -ne 0 ]; then
+            note_failure "$b, $m: echo-server exited with status $stop_status on SIGTERM" "$tmp/server.err"
+        fi
     done
-    _pid=$server_pid
-    stop "$_pid"
-    server_pid=
-    if [ "$stop_killed" -eq 1 ]; then
-        echo "demo: echo-server ignored SIGTERM for 5 s and was killed" >>"$tmp/server.err"
-        note_failure "$b: echo-server did not exit on SIGTERM" "$tmp/server.err"
-    elif [ "$stop_status" -ne 0 ]; then
-        note_failure "$b: echo-server exited with status $stop_status on SIGTERM" "$tmp/server.err"
-    fi
 done
+
+# tide-cp: copy one file of random bytes with each backend and compare.
+if [ "$DEMO_CP_MIB" -gt 0 ]; then
+    echo
+    if ! head -c $((DEMO_CP_MIB * 1048576)) /dev/urandom >"$tmp/cp.src" 2>"$tmp/cp.err" ||
+        [ "$(wc -c <"$tmp/cp.src")" -ne $((DEMO_CP_MIB * 1048576)) ]; then
+        echo "tide-cp: FAILED (could not make a $DEMO_CP_MIB MiB test file)"
+        note_failure "tide-cp: head -c $((DEMO_CP_MIB * 1048576)) /dev/urandom failed" "$tmp/cp.err"
+    else
+        for b in $DEMO_BACKENDS; do
+            rm -f "$tmp/cp.dst"
+            # shellcheck disable=SC2086 # $with_limit is a command prefix, split on purpose
+            $with_limit "$CP" --backend "$b" "$tmp/cp.src" "$tmp/cp.dst" 2>"$tmp/cp.err" &
+            cp_pid=$!
+            wait "$cp_pid"
+            _rc=$?
+            cp_pid=
+            if [ "$_rc" -eq 3 ]; then
+                _why=$(sed -n '$s/^tide-cp: //p' "$tmp/cp.err")
+                echo "tide-cp $b: skipped: ${_why:-not available}"
+                continue
+            fi
+            if [ "$_rc" -ne 0 ]; then
+                [ "$_rc" -eq 124 ] && echo "demo: tide-cp did not finish within $limit s" >>"$tmp/cp.err"
+                echo "tide-cp $b: FAILED (exit status $_rc)"
+                note_failure "tide-cp $b: exit status $_rc" "$tmp/cp.err"
+                continue
+            fi
+            if ! cmp "$tmp/cp.src" "$tmp/cp.dst" >>"$tmp/cp.err" 2>&1; then
+                echo "tide-cp $b: FAILED (the copy differs from the original)"
+                note_failure "tide-cp $b: the copy differs from the original" "$tmp/cp.err"
+                continue
+            fi
+            _secs=$(sed -n 's/^tide-cp: [0-9]* bytes in \([0-9.]*\) s.*/\1/p' "$tmp/cp.err")
+            echo "tide-cp $b: $DEMO_CP_MIB MiB in ${_secs:-?} s, identical"
+        done
+        rm -f "$tmp/cp.src" "$tmp/cp.dst"
+    fi
+fi
 
 echo
 if [ -s "$tmp/failures" ]; then

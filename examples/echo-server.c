@@ -1,8 +1,11 @@
 /*
- * echo-server.c - a TCP echo server built on libtide io watchers.
+ * echo-server.c - a TCP echo server built on libtide, in two styles: io
+ * watchers (readiness, the reactor half of the API) or requests (completions,
+ * the proactor half).
  *
  * Usage:
  *   echo-server [--port N] [--backend uring|epoll|poll|select] [--max-conns N]
+ *               [--mode watchers|requests]
  *
  *   --port N        TCP port on 127.0.0.1 (default 7777). 0 lets the kernel pick
  *                   one; in every case the first line on stdout is "port N"
@@ -15,23 +18,49 @@
  *   --max-conns N   connections served at once (default 10000); beyond that
  *                   the server stops accepting, and new clients wait in the
  *                   listen backlog until a connection closes.
+ *   --mode MODE     "watchers" (default) or "requests"; see below.
  *
- * The backend in use, and the reason for any fallback, go to stderr.
+ * The backend in use, and the reason for any fallback, go to stderr, then the
+ * mode and how it runs on this backend.
  * SIGINT or SIGTERM stops the server cleanly: every connection is closed, the
  * loop is freed and the exit status is 0.
  * Exit status: 0 clean shutdown, 1 run-time error, 2 usage, 3 backend not
  * available.
  *
- * How it works: one level-triggered tide_io per connection. Normally it watches
- * TIDE_READ only; what is read is written back at once. When a write would
- * block, the rest is kept in a per-connection buffer and TIDE_WRITE is added
- * with tide_io_modify() until the buffer is drained, then the watcher goes back
- * to read-only. Above a high-water mark of buffered bytes the server stops
- * reading from that client (write interest only) so that a client that sends
- * without reading cannot make it buffer without bound. The listening socket is
- * non-blocking and accepted from in a loop until EAGAIN. A signal handler only
- * calls tide_async_send(), which is async-signal-safe; the shutdown itself runs
- * in the loop's async callback.
+ * --mode=watchers: one level-triggered tide_io per connection. Normally it
+ * watches TIDE_READ only; what is read is written back at once. When a write
+ * would block, the rest is kept in a per-connection buffer and TIDE_WRITE is
+ * added with tide_io_modify() until the buffer is drained, then the watcher
+ * goes back to read-only. Above a high-water mark of buffered bytes the server
+ * stops reading from that client (write interest only) so that a client that
+ * sends without reading cannot make it buffer without bound. The listening
+ * socket is non-blocking and accepted from in a loop until EAGAIN.
+ *
+ * --mode=requests: no watcher touches a socket; the loop is handed operations
+ * and calls back when they are done. One multishot tide_accept delivers every
+ * new connection; at --max-conns it is cancelled, and connections that it still
+ * delivers before the cancellation lands are closed at once (counted as
+ * refused), so the limit holds. Per connection:
+ *   - where the loop runs tide_recv_pool natively (io_uring with provided-buffer
+ *     rings), one multishot tide_recv_pool receives into buffers that the kernel
+ *     picks from a pool shared by all connections. Each chunk is queued and
+ *     echoed with tide_send(TIDE_ALL), one send in flight at a time so that the
+ *     bytes stay in order; its buffer goes back to the pool (tide_bufpool_put)
+ *     when that send completes. When a client has PAUSE_BUFS chunks waiting
+ *     (it sends but does not read), its receive is cancelled and submitted
+ *     again once the queue is down to RESUME_BUFS.
+ *   - elsewhere, tide_recv into a per-connection buffer, then tide_send
+ *     (TIDE_ALL) of what arrived, then the next tide_recv: one request in
+ *     flight at a time, which bounds memory by itself.
+ * At EOF the queued bytes are echoed, then the connection is closed with
+ * tide_close (which also cancels whatever is still in flight on it); on an
+ * error it is closed at once. A connection's memory is released only when none
+ * of its requests is in flight any more, and never inside the callback of one
+ * of its own requests (a request belongs to the library until its callback
+ * returns): a tide_nop request frees such connections in a later callback.
+ *
+ * In both modes a signal handler only calls tide_async_send(), which is
+ * async-signal-safe; the shutdown itself runs in the loop's async callback.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* accept4(), SOCK_NONBLOCK, SOCK_CLOEXEC */
@@ -65,6 +94,15 @@
 #define SHRINK_ABOVE (1024u * 1024u)    /* free an emptied buffer bigger than this */
 #define ACCEPT_PAUSE_NS 100000000ull    /* retry accept 100 ms after EMFILE & co */
 
+/* --mode=requests */
+#define RECV_BUF (16u * 1024u)          /* per-connection buffer without a pool */
+#define POOL_BUFS 2048u                 /* buffers in the shared pool (a power of two) */
+#define POOL_BUF_SIZE (16u * 1024u)     /* bytes per pool buffer */
+#define PAUSE_BUFS (HIGH_WATER / POOL_BUF_SIZE) /* chunks queued: stop receiving */
+#define RESUME_BUFS (PAUSE_BUFS / 4)    /* ... and resume at or below this many */
+
+enum mode { MODE_WATCHERS, MODE_REQUESTS };
+
 struct conn {
   tide_io io;          /* io->data points back here */
   int fd;
@@ -75,8 +113,36 @@ struct conn {
   struct conn *prev, *next;
 };
 
+/* A received pool buffer that waits to be echoed (--mode=requests with a pool). */
+struct chunk {
+  unsigned char *p;
+  size_t len;
+  int id;              /* the pool's buffer id, for tide_bufpool_put() */
+};
+
+/* A connection in --mode=requests. Each request's data points back here. */
+struct rconn {
+  tide_req recv_req;   /* tide_recv_pool (multishot) or tide_recv */
+  tide_req send_req;   /* tide_send; one in flight at a time, so bytes stay in order */
+  tide_req close_req;  /* tide_close at the end */
+  int fd;
+  unsigned inflight;   /* how many of the three requests are in flight */
+  int recving, sending;
+  int recv_cancelled;  /* tide_cancel() was asked for recv_req (back-pressure) */
+  int eof;             /* the client shut down its sending side */
+  int closing;         /* no new requests; waiting for inflight to reach 0 */
+  int close_direct;    /* tide_close could not be submitted: close(2) at the end */
+  int retired;         /* unlinked and queued for freeing */
+  size_t send_len;     /* length of the send in flight */
+  struct chunk *q;     /* with a pool: ring of chunks to echo, q[qhead..qhead+qlen) */
+  size_t qhead, qlen, qcap;
+  struct rconn *prev, *next;   /* open connections; next also links the free list */
+  unsigned char rbuf[];        /* without a pool: RECV_BUF bytes */
+};
+
 struct server {
   tide_loop *loop;
+  enum mode mode;
   int lfd;
   tide_io listen_io;
   tide_timer pause_timer;  /* resumes accepting after a resource shortage */
@@ -87,6 +153,14 @@ struct server {
   unsigned long warnings;
   int stopping;
   unsigned char *scratch;  /* READ_CHUNK bytes */
+  /* --mode=requests */
+  tide_bufpool *pool;      /* NULL: plain tide_recv per connection */
+  tide_req accept_req;     /* multishot tide_accept */
+  int accepting, accept_cancelled;
+  struct rconn *rconns;    /* open connections (closing ones included) */
+  struct rconn *retired;   /* finished connections waiting to be freed */
+  tide_req reap_req;       /* tide_nop whose callback frees them */
+  int reaping;
 };
 
 /* Global only so that the signal handler can reach the loop and the async
@@ -120,9 +194,11 @@ static void die(int status, const char *fmt, ...) {
 static void usage(FILE *f) {
   fprintf(f,
           "usage: " PROG " [--port N] [--backend uring|epoll|poll|select] [--max-conns N]\n"
+          "                   [--mode watchers|requests]\n"
           "  --port N        port on 127.0.0.1, 0 = any (default 7777); prints \"port N\" first\n"
           "  --backend NAME  use exactly this libtide backend (exit 3 if unavailable)\n"
-          "  --max-conns N   maximum simultaneous connections (default 10000)\n");
+          "  --max-conns N   maximum simultaneous connections (default 10000)\n"
+          "  --mode MODE     watchers (io watchers, default) or requests (completion requests)\n");
 }
 
 /* ---------------------------------------------------------------- helpers */
@@ -189,12 +265,18 @@ static size_t raise_nofile(size_t max_conns) {
 /* ---------------------------------------------------------------- connections */
 
 static void accept_cb(tide_loop *loop, tide_io *w, unsigned revents);
+static void req_resume_accept(void);
 
 static size_t pending(const struct conn *c) { return c->len - c->off; }
 
-/* Start the listening watcher again if we are allowed to accept. */
+/* Start the listening watcher (or the accept request) again if we are allowed
+ * to accept. */
 static void maybe_resume_accept(void) {
   int r;
+  if (srv.mode == MODE_REQUESTS) {
+    req_resume_accept();
+    return;
+  }
   if (srv.stopping || srv.nconns >= srv.max_conns) return;
   if (tide_is_active(&srv.listen_io) == 1 || tide_is_active(&srv.pause_timer) == 1) return;
   r = tide_io_start(srv.loop, &srv.listen_io);
@@ -360,7 +442,7 @@ static void conn_cb(tide_loop *loop, tide_io *w, unsigned revents) {
 }
 
 static void pause_accepting(void) {
-  int r = tide_io_stop(srv.loop, &srv.listen_io);
+  int r = srv.mode == MODE_WATCHERS ? tide_io_stop(srv.loop, &srv.listen_io) : 0;
   if (r < 0) warn("tide_io_stop(listen): %s", tide_strerror(r));
   r = tide_timer_start(srv.loop, &srv.pause_timer);
   if (r < 0) warn("tide_timer_start: %s", tide_strerror(r));
@@ -438,6 +520,386 @@ static void pause_cb(tide_loop *loop, tide_timer *w, unsigned revents) {
   maybe_resume_accept();
 }
 
+/* ---------------------------------------------------------------- requests mode */
+
+/* The accept errors that concern one client only: skip it, keep accepting. */
+static int client_errno(int e) {
+  return e == ECONNABORTED || e == EPROTO || e == EPERM || e == ENETDOWN || e == ENOPROTOOPT ||
+         e == EHOSTDOWN || e == ENONET || e == EHOSTUNREACH || e == EOPNOTSUPP ||
+         e == ENETUNREACH || e == EINTR;
+}
+
+static const char *support_name(int op) {
+  switch (tide_op_support(srv.loop, op)) {
+  case TIDE_OP_NATIVE: return "native";
+  case TIDE_OP_EMULATED: return "emulated";
+  case TIDE_OP_UNSUPPORTED: return "unsupported";
+  default: return "unknown";
+  }
+}
+
+static void reap_cb(tide_loop *loop, tide_req *req, ssize_t res);
+
+/* Free the retired connections. Called from the callback of reap_req, or after
+ * tide_run() returned: never while a callback of one of their requests runs. */
+static void free_retired(void) {
+  while (srv.retired) {
+    struct rconn *c = srv.retired;
+    srv.retired = c->next;
+    free(c->q);
+    free(c);
+  }
+}
+
+static void reap_cb(tide_loop *loop, tide_req *req, ssize_t res) {
+  (void)loop;
+  (void)req;
+  (void)res; /* a nop cannot fail */
+  srv.reaping = 0;
+  free_retired();
+}
+
+/* The last request of c has completed (we may be inside its callback): give
+ * back its buffers, close the fd if tide_close was not used, unlink it and queue
+ * it for freeing. */
+static void rconn_retire(struct rconn *c) {
+  int r;
+  if (c->retired) return;
+  c->retired = 1;
+  while (c->qlen > 0) {
+    r = tide_bufpool_put(srv.pool, c->q[c->qhead].id);
+    if (r < 0) warn("tide_bufpool_put: %s", tide_strerror(r));
+    c->qhead = (c->qhead + 1) % c->qcap;
+    c->qlen--;
+  }
+  if (c->close_direct) close(c->fd);
+  if (c->prev) c->prev->next = c->next; else srv.rconns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  c->prev = NULL;
+  c->next = srv.retired;
+  srv.retired = c;
+  if (!srv.reaping) {
+    r = tide_nop(srv.loop, &srv.reap_req, reap_cb);
+    if (r == 0)
+      srv.reaping = 1;
+    else /* not fatal: main() frees what is left after tide_run() */
+      warn("tide_nop: %s", tide_strerror(r));
+  }
+  srv.nconns--;
+  maybe_resume_accept();
+}
+
+/* Call at the end of every callback and after rconn_close(). */
+static void rconn_settle(struct rconn *c) {
+  if (c->closing && c->inflight == 0) rconn_retire(c);
+}
+
+static void rclose_cb(tide_loop *loop, tide_req *req, ssize_t res) {
+  struct rconn *c = req->data;
+  (void)loop;
+  c->inflight--;
+  if (res < 0) warn("close fd %d: %s", c->fd, tide_strerror((int)res));
+  rconn_settle(c);
+}
+
+static void cancel_req(tide_req *req) {
+  int r = tide_cancel(srv.loop, req);
+  if (r < 0 && r != -EALREADY) warn("tide_cancel: %s", tide_strerror(r));
+}
+
+/* Start closing c: tide_close cancels what is still in flight on the fd and
+ * closes it. c is freed once every request has called back. */
+static void rconn_close(struct rconn *c) {
+  int r;
+  if (c->closing) return;
+  c->closing = 1;
+  r = tide_close(srv.loop, &c->close_req, c->fd, rclose_cb);
+  if (r == 0) {
+    c->inflight++;
+    return;
+  }
+  warn("tide_close: %s; cancelling and closing directly", tide_strerror(r));
+  c->close_direct = 1;
+  if (c->recving) cancel_req(&c->recv_req);
+  if (c->sending) cancel_req(&c->send_req);
+}
+
+static void pool_recv_cb(tide_loop *loop, tide_req *req, ssize_t res);
+static void plain_recv_cb(tide_loop *loop, tide_req *req, ssize_t res);
+static void send_cb(tide_loop *loop, tide_req *req, ssize_t res);
+
+/* Submit the receive. Returns 0 or a negative errno (c is then unchanged). */
+static int rconn_recv(struct rconn *c) {
+  int r;
+  if (srv.pool)
+    r = tide_recv_pool(srv.loop, &c->recv_req, c->fd, srv.pool, pool_recv_cb);
+  else
+    r = tide_recv(srv.loop, &c->recv_req, c->fd, c->rbuf, RECV_BUF, 0, 0, plain_recv_cb);
+  if (r == 0) {
+    c->recving = 1;
+    c->recv_cancelled = 0;
+    c->inflight++;
+  }
+  return r;
+}
+
+/* Submit the send of p[0..len). Returns 0 or a negative errno. */
+static int rconn_send(struct rconn *c, const unsigned char *p, size_t len) {
+  int r = tide_send(srv.loop, &c->send_req, c->fd, p, len, 0, TIDE_ALL, send_cb);
+  if (r == 0) {
+    c->sending = 1;
+    c->send_len = len;
+    c->inflight++;
+  }
+  return r;
+}
+
+/* With a pool: echo the oldest queued chunk unless a send is in flight. */
+static void pump_send(struct rconn *c) {
+  int r;
+  if (c->closing || c->sending || c->qlen == 0) return;
+  r = rconn_send(c, c->q[c->qhead].p, c->q[c->qhead].len);
+  if (r < 0) {
+    warn("tide_send: %s; closing connection", tide_strerror(r));
+    rconn_close(c);
+  }
+}
+
+/* With a pool: receive again if the receive ended (cancelled for back-pressure,
+ * or a multishot that the kernel ended) and the client is not too far behind. */
+static void maybe_resume_recv(struct rconn *c) {
+  int r;
+  if (c->closing || c->eof || c->recving || c->qlen > RESUME_BUFS) return;
+  r = rconn_recv(c);
+  if (r < 0) {
+    warn("tide_recv_pool: %s; closing connection", tide_strerror(r));
+    rconn_close(c);
+  }
+}
+
+static int queue_push(struct rconn *c, unsigned char *p, size_t len, int id) {
+  if (c->qlen == c->qcap) {
+    size_t i, ncap = c->qcap ? 2 * c->qcap : 8;
+    struct chunk *nq = malloc(ncap * sizeof *nq);
+    if (nq == NULL) return -1;
+    for (i = 0; i < c->qlen; i++) nq[i] = c->q[(c->qhead + i) % c->qcap];
+    free(c->q);
+    c->q = nq;
+    c->qcap = ncap;
+    c->qhead = 0;
+  }
+  c->q[(c->qhead + c->qlen) % c->qcap].p = p;
+  c->q[(c->qhead + c->qlen) % c->qcap].len = len;
+  c->q[(c->qhead + c->qlen) % c->qcap].id = id;
+  c->qlen++;
+  return 0;
+}
+
+static void pool_recv_cb(tide_loop *loop, tide_req *req, ssize_t res) {
+  struct rconn *c = req->data;
+  int more = tide_req_more(req) == 1;
+  (void)loop;
+  if (!more) { /* this request is finished */
+    c->recving = 0;
+    c->inflight--;
+  }
+  if (res > 0) {
+    void *p;
+    int r, id = tide_req_buffer(req, &p);
+    if (id < 0) {
+      warn("fd %d: %zd bytes received but no buffer (%s); closing", c->fd, res, tide_strerror(id));
+      rconn_close(c);
+    } else if (c->closing || queue_push(c, p, (size_t)res, id) < 0) {
+      if (!c->closing) {
+        warn("out of memory queueing a chunk; closing connection");
+        rconn_close(c);
+      }
+      if ((r = tide_bufpool_put(srv.pool, id)) < 0) warn("tide_bufpool_put: %s", tide_strerror(r));
+    } else {
+      pump_send(c);
+    }
+  } else if (res == 0) {
+    c->eof = 1;
+  } else if (res != -ECANCELED) {
+    if (!quiet_errno((int)-res)) warn("recv: %s", tide_strerror((int)res));
+    rconn_close(c);
+  }
+  if (!c->closing) {
+    if (c->eof && !c->sending && c->qlen == 0)
+      rconn_close(c); /* the client is done and has all its bytes back */
+    else if (!c->recving)
+      maybe_resume_recv(c);
+    else if (c->qlen >= PAUSE_BUFS && !c->recv_cancelled) {
+      int r = tide_cancel(srv.loop, &c->recv_req); /* resumed by send_cb() */
+      if (r == 0 || r == -EALREADY)
+        c->recv_cancelled = 1;
+      else
+        warn("tide_cancel(recv): %s", tide_strerror(r));
+    }
+  }
+  rconn_settle(c);
+}
+
+static void plain_recv_cb(tide_loop *loop, tide_req *req, ssize_t res) {
+  struct rconn *c = req->data;
+  int r;
+  (void)loop;
+  c->recving = 0;
+  c->inflight--;
+  if (c->closing) {
+    /* cancelled by tide_close, or completed first: the bytes are not wanted */
+  } else if (res > 0) {
+    if ((r = rconn_send(c, c->rbuf, (size_t)res)) < 0) {
+      warn("tide_send: %s; closing connection", tide_strerror(r));
+      rconn_close(c);
+    }
+  } else if (res == 0) {
+    c->eof = 1; /* every byte received so far has been echoed */
+    rconn_close(c);
+  } else {
+    if (!quiet_errno((int)-res)) warn("recv: %s", tide_strerror((int)res));
+    rconn_close(c);
+  }
+  rconn_settle(c);
+}
+
+static void send_cb(tide_loop *loop, tide_req *req, ssize_t res) {
+  struct rconn *c = req->data;
+  int r;
+  (void)loop;
+  c->sending = 0;
+  c->inflight--;
+  if (res > 0) srv.bytes_echoed += (unsigned long long)res;
+  if (c->closing) {
+    /* cancelled by tide_close, or completed first; queued chunks go back to
+     * the pool in rconn_retire() */
+  } else if (res < 0 || (size_t)res != c->send_len) {
+    /* With TIDE_ALL a short count means the connection failed part way. */
+    if (res < 0 && !quiet_errno((int)-res)) warn("send: %s", tide_strerror((int)res));
+    rconn_close(c);
+  } else if (srv.pool) {
+    r = tide_bufpool_put(srv.pool, c->q[c->qhead].id);
+    if (r < 0) warn("tide_bufpool_put: %s", tide_strerror(r));
+    c->qhead = (c->qhead + 1) % c->qcap;
+    c->qlen--;
+    pump_send(c);
+    if (!c->closing) {
+      if (c->eof && !c->sending && c->qlen == 0)
+        rconn_close(c); /* the client is done and has all its bytes back */
+      else
+        maybe_resume_recv(c);
+    }
+  } else if ((r = rconn_recv(c)) < 0) {
+    warn("tide_recv: %s; closing connection", tide_strerror(r));
+    rconn_close(c);
+  }
+  rconn_settle(c);
+}
+
+/* A new connection from the accept request. */
+static void rconn_open(int fd) {
+  struct rconn *c;
+  int r, one = 1;
+  if (srv.stopping) { /* accepted while the accept was being cancelled */
+    close(fd);
+    return;
+  }
+  if (srv.nconns >= srv.max_conns) {
+    /* The multishot accept took more than we serve before its cancellation
+     * landed (a burst). The limit is there to keep fds in reserve: refuse. */
+    close(fd);
+    srv.rejected++;
+    return;
+  }
+  if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
+    warn("setsockopt(TCP_NODELAY): %s", strerror(errno));
+  c = calloc(1, sizeof *c + (srv.pool ? 0 : RECV_BUF));
+  if (c == NULL) {
+    close(fd);
+    warn("out of memory; connection refused");
+    srv.rejected++;
+    return;
+  }
+  c->fd = fd;
+  c->recv_req.data = c->send_req.data = c->close_req.data = c;
+  if ((r = rconn_recv(c)) < 0) {
+    if (r == -ERANGE)
+      warn("fd %d is beyond what the %s backend can watch; connection refused", fd,
+           tide_loop_backend(srv.loop));
+    else
+      warn("%s: %s; connection refused", srv.pool ? "tide_recv_pool" : "tide_recv", tide_strerror(r));
+    close(fd); /* nothing is in flight on it */
+    free(c);
+    srv.rejected++;
+    return;
+  }
+  c->next = srv.rconns;
+  if (srv.rconns) srv.rconns->prev = c;
+  srv.rconns = c;
+  srv.nconns++;
+  srv.accepted++;
+  if (srv.nconns > srv.peak) srv.peak = srv.nconns;
+}
+
+static void accept_req_cb(tide_loop *loop, tide_req *req, ssize_t res);
+
+static void req_resume_accept(void) {
+  int r;
+  if (srv.stopping || srv.accepting || srv.nconns >= srv.max_conns) return;
+  if (tide_is_active(&srv.pause_timer) == 1) return;
+  r = tide_accept(srv.loop, &srv.accept_req, srv.lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC,
+                  TIDE_MULTISHOT, accept_req_cb);
+  if (r == 0) {
+    srv.accepting = 1;
+    srv.accept_cancelled = 0;
+    return;
+  }
+  warn("tide_accept: %s; pausing accept for 100 ms", tide_strerror(r));
+  pause_accepting();
+}
+
+static void req_stop_accept(void) {
+  if (srv.accepting && !srv.accept_cancelled) {
+    cancel_req(&srv.accept_req);
+    srv.accept_cancelled = 1;
+  }
+}
+
+static void accept_req_cb(tide_loop *loop, tide_req *req, ssize_t res) {
+  int more = tide_req_more(req) == 1;
+  (void)loop;
+  if (!more) srv.accepting = 0;
+  if (res >= 0) {
+    rconn_open((int)res);
+  } else if (res != -ECANCELED && !client_errno((int)-res)) {
+    /* EMFILE, ENFILE, ENOBUFS, ENOMEM, or something unexpected: back off. */
+    warn("accept: %s; pausing accept for 100 ms", tide_strerror((int)res));
+    if (!more) {
+      pause_accepting();
+      return;
+    }
+    req_stop_accept(); /* resumed after the pause by pause_cb() */
+    pause_accepting();
+    return;
+  }
+  if (srv.nconns >= srv.max_conns)
+    req_stop_accept(); /* resumed by rconn_retire() */
+  else if (!more)
+    req_resume_accept(); /* cancelled, or a multishot that the kernel ended */
+}
+
+/* Stop accepting and close every connection; tide_run() returns 0 once the
+ * last request has called back. */
+static void req_shutdown(void) {
+  struct rconn *c, *next;
+  req_stop_accept();
+  for (c = srv.rconns; c; c = next) {
+    next = c->next;
+    rconn_close(c);
+    rconn_settle(c);
+  }
+}
+
 /* ---------------------------------------------------------------- shutdown */
 
 static void on_signal(int sig) {
@@ -445,17 +907,30 @@ static void on_signal(int sig) {
   (void)tide_async_send(srv.loop, &srv.stop_async); /* async-signal-safe */
 }
 
+/* Stop accepting, close every connection and stop the watchers. In watchers
+ * mode nothing is active afterwards; in requests mode tide_run() returns 0 once
+ * the requests still in flight have called back. */
+static void begin_shutdown(void) {
+  int r;
+  srv.stopping = 1;
+  if (srv.mode == MODE_WATCHERS && (r = tide_io_stop(srv.loop, &srv.listen_io)) < 0)
+    warn("tide_io_stop: %s", tide_strerror(r));
+  if ((r = tide_timer_stop(srv.loop, &srv.pause_timer)) < 0) warn("tide_timer_stop: %s", tide_strerror(r));
+  if (srv.mode == MODE_WATCHERS)
+    while (srv.conns) conn_close(srv.conns);
+  else
+    req_shutdown();
+  if ((r = tide_async_stop(srv.loop, &srv.stop_async)) < 0) warn("tide_async_stop: %s", tide_strerror(r));
+}
+
 static void stop_cb(tide_loop *loop, tide_async *w, unsigned revents) {
-  int r, sig = got_signal;
+  int sig = got_signal;
+  (void)loop;
+  (void)w;
   (void)revents;
   if (sig == 0) return; /* not from our handler */
-  srv.stopping = 1;
   fprintf(stderr, PROG ": %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-  if ((r = tide_io_stop(loop, &srv.listen_io)) < 0) warn("tide_io_stop: %s", tide_strerror(r));
-  if ((r = tide_timer_stop(loop, &srv.pause_timer)) < 0) warn("tide_timer_stop: %s", tide_strerror(r));
-  while (srv.conns) conn_close(srv.conns);
-  if ((r = tide_async_stop(loop, w)) < 0) warn("tide_async_stop: %s", tide_strerror(r));
-  /* No watcher is active any more: tide_run() returns 0. */
+  begin_shutdown();
 }
 
 /* ---------------------------------------------------------------- main */
@@ -468,7 +943,7 @@ int main(int argc, char **argv) {
   socklen_t alen = sizeof addr;
   struct sigaction sa;
   const char *why;
-  int i, r, one = 1, status = 0;
+  int i, r, one = 1, status = 0, run_failures = 0;
 
   for (i = 1; i < argc; i++) {
     const char *a = argv[i], *val = NULL;
@@ -503,6 +978,13 @@ int main(int argc, char **argv) {
     } else if (strcmp(name, "--backend") == 0) {
       if (backend_bit(val) == 0) die(EXIT_USAGE, "unknown backend '%s' (uring, epoll, poll, select)", val);
       backend = val;
+    } else if (strcmp(name, "--mode") == 0) {
+      if (strcmp(val, "watchers") == 0)
+        srv.mode = MODE_WATCHERS;
+      else if (strcmp(val, "requests") == 0)
+        srv.mode = MODE_REQUESTS;
+      else
+        die(EXIT_USAGE, "unknown mode '%s' (watchers, requests)", val);
     } else {
       fprintf(stderr, PROG ": unknown option %s\n", a);
       usage(stderr);
@@ -559,10 +1041,41 @@ int main(int argc, char **argv) {
   if (getsockname(srv.lfd, (struct sockaddr *)&addr, &alen) != 0)
     die(1, "getsockname: %s", strerror(errno));
 
-  /* Watchers. */
-  if ((r = tide_io_init(&srv.listen_io, accept_cb, srv.lfd, TIDE_READ)) < 0 ||
-      (r = tide_io_start(srv.loop, &srv.listen_io)) < 0)
-    die(1, "listening watcher: %s", tide_strerror(r));
+  /* Accepting: a watcher on the listening socket, or one multishot accept. */
+  if (srv.mode == MODE_WATCHERS) {
+    if ((r = tide_io_init(&srv.listen_io, accept_cb, srv.lfd, TIDE_READ)) < 0 ||
+        (r = tide_io_start(srv.loop, &srv.listen_io)) < 0)
+      die(1, "listening watcher: %s", tide_strerror(r));
+    fprintf(stderr, PROG ": mode watchers (a level-triggered tide_io per connection)\n");
+  } else {
+    static const struct { int op; const char *name; } need[] = {
+        {TIDE_OP_ACCEPT, "accept"}, {TIDE_OP_RECV, "recv"}, {TIDE_OP_SEND, "send"},
+        {TIDE_OP_CLOSE, "close"}, {TIDE_OP_NOP, "nop"}};
+    size_t k;
+    for (k = 0; k < sizeof need / sizeof need[0]; k++)
+      if (tide_op_support(srv.loop, need[k].op) != TIDE_OP_NATIVE &&
+          tide_op_support(srv.loop, need[k].op) != TIDE_OP_EMULATED)
+        die(1, "the %s backend cannot run %s requests", tide_loop_backend(srv.loop), need[k].name);
+    if (tide_op_support(srv.loop, TIDE_OP_RECV_POOL) == TIDE_OP_NATIVE) {
+      r = tide_bufpool_new(srv.loop, &srv.pool, POOL_BUFS, POOL_BUF_SIZE);
+      if (r < 0) {
+        fprintf(stderr, PROG ": tide_bufpool_new: %s; receiving without a pool\n", tide_strerror(r));
+        srv.pool = NULL;
+      }
+    }
+    r = tide_accept(srv.loop, &srv.accept_req, srv.lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    TIDE_MULTISHOT, accept_req_cb);
+    if (r < 0) die(1, "tide_accept: %s", tide_strerror(r));
+    srv.accepting = 1;
+    fprintf(stderr, PROG ": mode requests (multishot tide_accept %s; ", support_name(TIDE_OP_ACCEPT));
+    if (srv.pool)
+      fprintf(stderr, "multishot tide_recv_pool %s, %u shared buffers of %u KiB; ",
+              support_name(TIDE_OP_RECV_POOL), POOL_BUFS, POOL_BUF_SIZE / 1024u);
+    else
+      fprintf(stderr, "tide_recv %s into %u KiB per connection; ", support_name(TIDE_OP_RECV),
+              RECV_BUF / 1024u);
+    fprintf(stderr, "tide_send %s)\n", support_name(TIDE_OP_SEND));
+  }
   if ((r = tide_timer_init(&srv.pause_timer, pause_cb, ACCEPT_PAUSE_NS, 0)) < 0)
     die(1, "tide_timer_init: %s", tide_strerror(r));
   if ((r = tide_async_init(&srv.stop_async, stop_cb)) < 0 ||
@@ -593,12 +1106,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, PROG ": tide_run: %s\n", tide_strerror(r));
     status = 1;
     /* Leave cleanly anyway: stop everything so that the loop can be freed. */
-    srv.stopping = 1;
-    tide_io_stop(srv.loop, &srv.listen_io);
-    tide_timer_stop(srv.loop, &srv.pause_timer);
-    while (srv.conns) conn_close(srv.conns);
-    tide_async_stop(srv.loop, &srv.stop_async);
-    break;
+    if (!srv.stopping) begin_shutdown();
+    if (srv.mode == MODE_WATCHERS) break; /* nothing is active any more */
+    /* Requests still in flight need the loop to call them back. */
+    if (++run_failures >= 3) die(1, "giving up with requests still in flight");
   }
 
   /* From here on a late signal must not touch the loop any more. */
@@ -609,6 +1120,11 @@ int main(int argc, char **argv) {
 
   fprintf(stderr, PROG ": served %llu connections (peak %zu at once, %llu refused), echoed %llu bytes\n",
           srv.accepted, srv.peak, srv.rejected, srv.bytes_echoed);
+  free_retired(); /* only if a tide_nop could not be submitted */
+  if (srv.pool && (r = tide_bufpool_free(srv.pool)) < 0) {
+    fprintf(stderr, PROG ": tide_bufpool_free: %s\n", tide_strerror(r));
+    status = 1;
+  }
   close(srv.lfd);
   r = tide_loop_free(srv.loop);
   if (r < 0) {

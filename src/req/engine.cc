@@ -313,7 +313,12 @@ void Loop::native_result(Req *r, int64_t res, bool more, int32_t buf) noexcept {
     case TIDE_OP_RECV_POOL:
       if (res > 0) {
         req_more(r, res, buf);
-        if (!more && !r->cancel_requested) backend_->submit(r);  // ended early: go on
+        if (!more) {  // the kernel ended the multishot early (e.g. a full CQ)
+          if (r->cancel_requested)
+            req_done(r, -ECANCELED);
+          else if (backend_->submit(r) < 0)
+            req_done(r, -ENOMEM);
+        }
       } else if (res == -ENOBUFS && !r->cancel_requested) {
         r->paused = true;  // resumes in bufpool_resume() when buffers come back
         r->a.pool.pool->add_paused(r);
