@@ -2,10 +2,13 @@
 // watcher. A send sets the watcher's flag and writes the eventfd only if no wakeup
 // is already on its way, so a burst of sends costs one write and one callback.
 //
-// Ordering (all seq_cst): the sender stores sent=1 then exchanges wake_pending_;
-// the loop clears wake_pending_ before scanning the flags. Either the scan sees
-// sent=1, or the sender's exchange sees 0 and writes the eventfd again: a send
-// completed before the scan is never lost.
+// Ordering (all seq_cst): the sender stores sent=1, then reads wake_pending_ and
+// only if it is 0 exchanges it; the loop clears wake_pending_ before scanning the
+// flags. A sender that reads 1 (or whose exchange returns 1) comes before that
+// clear, so the scan that follows sees its sent=1; a sender whose exchange
+// returns 0 writes the eventfd and causes another scan. A send completed before a
+// scan is never lost, and a burst of sends costs one locked operation each plus
+// one write(2).
 #include <new>
 
 #include "core/loop.hh"
@@ -47,7 +50,7 @@ void Loop::wake_drain() noexcept {
 }
 
 int Loop::wakeup() noexcept {
-  if (wake_pending_.exchange(1) == 0) wake_fd_.signal();
+  if (wake_pending_.load() == 0 && wake_pending_.exchange(1) == 0) wake_fd_.signal();
   return 0;
 }
 
