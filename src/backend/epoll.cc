@@ -97,9 +97,12 @@ class EpollBackend final : public Backend {
     unsigned ev;
   };
 
+  // epoll_wait takes milliseconds; epoll_pwait2 (Linux 5.11) takes a timespec but
+  // costs more in the kernel, so it is used only when the timeout has a fraction
+  // of a millisecond that rounding up would make a timer late by.
   int wait_syscall(int64_t timeout_ns) noexcept {
 #if HAVE_EPOLL_PWAIT2
-    if (!no_pwait2_) {
+    if (!no_pwait2_ && timeout_ns > 0 && timeout_ns % 1000000 != 0) {
       struct timespec ts;
       if (timeout_ns >= 0) ns_to_timespec(timeout_ns, &ts);
       int n = epoll_pwait2(epfd_, events_.data(), static_cast<int>(events_.size()),

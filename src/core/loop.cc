@@ -139,8 +139,11 @@ int Loop::run(int mode) noexcept {
   }
   running_ = true;
   int err = 0;
+  // The cached time is read once on entry and then once per iteration, right after
+  // the wait (libev does the same): callbacks of an iteration all see the time the
+  // wait ended. wait_timeout() reads the clock itself when it may block on a timer.
+  update_time();
   do {
-    update_time();
     if (!prepares_.empty()) {
       queue_list(prepares_, TIDE_PREPARE);
       invoke_pending();
