@@ -107,7 +107,7 @@ struct tide_loop_options {
   size_t size;             /* sizeof(struct tide_loop_options) */
   unsigned backends;       /* TIDE_BACKEND_* mask allowed; 0 means all */
   unsigned flags;          /* TIDE_LOOP_* */
-  unsigned uring_entries;  /* io_uring submission queue entries; 0 means 256 */
+  unsigned uring_entries;  /* io_uring submission queue entries; 0 means 1024 (the completion queue is twice that) */
   unsigned sqpoll_idle_ms; /* with TIDE_LOOP_SQPOLL: kernel thread idle time, ms */
 };
 

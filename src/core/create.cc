@@ -50,7 +50,7 @@ void append_reason(std::string *reason, const std::string &part) {
 int Loop::create(Loop **out, const tide_loop_options &opt) noexcept {
   try {
     std::unique_ptr<Loop> loop(new Loop());
-    loop->backend_opts_.uring_entries = opt.uring_entries ? opt.uring_entries : 256;
+    loop->backend_opts_.uring_entries = opt.uring_entries ? opt.uring_entries : 1024;
     loop->backend_opts_.sqpoll = opt.flags & TIDE_LOOP_SQPOLL;
     loop->backend_opts_.sqpoll_idle_ms = opt.sqpoll_idle_ms;
 
