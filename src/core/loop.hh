@@ -151,7 +151,7 @@ class Loop final : public Sink {
   bool ready_unlink(ReqFd &q, Req *r) noexcept;
   void ready_forget(int fd) noexcept;
   void ready_run(ReqFd &q, bool write_dir) noexcept;
-  bool ready_result(ReqFd &q, Req *r, int64_t res, bool write_dir) noexcept;
+  bool ready_result(Req *r, int64_t res) noexcept;
   void ready_interest(ReqFd &q) noexcept;
   static void ready_cb(tide_loop *, tide_io *, unsigned) noexcept;
 

@@ -19,14 +19,6 @@
 
 namespace tide {
 
-namespace {
-
-bool all_capable(int op) {
-  return op == TIDE_OP_READ || op == TIDE_OP_WRITE || op == TIDE_OP_RECV || op == TIDE_OP_SEND;
-}
-
-}  // namespace
-
 Loop::ReqFd *Loop::req_fd(int fd) noexcept {
   try {
     if (static_cast<size_t>(fd) >= req_fds_.size()) req_fds_.resize(static_cast<size_t>(fd) + 1);
@@ -137,24 +129,23 @@ void Loop::ready_run(ReqFd &q, bool wdir) noexcept {
       int err = n < 0 ? errno : 0;
       p->unget(id);
       if (err == EAGAIN || err == EWOULDBLOCK) return;
-      ready_result(q, r, n < 0 ? -err : 0, wdir);
+      ready_result(r, n < 0 ? -err : 0);
       continue;
     }
     int64_t res = run_syscall(r, true);
     if (res == -EAGAIN || res == -EWOULDBLOCK) return;
-    ready_result(q, r, res, wdir);
+    ready_result(r, res);
   }
 }
 
 // Returns true when r finished (and left its queue); false when it stays at the
 // head: TIDE_ALL with bytes still to move, multishot accept, sendfile in progress.
-bool Loop::ready_result(ReqFd &q, Req *r, int64_t res, bool wdir) noexcept {
-  (void)wdir;
+bool Loop::ready_result(Req *r, int64_t res) noexcept {
   if (r->op == TIDE_OP_ACCEPT && (r->flags & TIDE_MULTISHOT) && res >= 0) {
     req_more(r, res, -1);
     return false;
   }
-  if ((r->flags & TIDE_ALL) && all_capable(r->op)) {
+  if ((r->flags & TIDE_ALL) && op_all_capable(r->op)) {
     if (res > 0) {
       r->done += static_cast<size_t>(res);
       if (r->done < r->a.rw.len) return false;
@@ -169,7 +160,6 @@ bool Loop::ready_result(ReqFd &q, Req *r, int64_t res, bool wdir) noexcept {
   }
   ready_remove(r);
   req_done(r, res);
-  (void)q;
   return true;
 }
 

@@ -28,10 +28,6 @@ bool op_has_fd(int op) {
   }
 }
 
-bool op_all_capable(int op) {
-  return op == TIDE_OP_READ || op == TIDE_OP_WRITE || op == TIDE_OP_RECV || op == TIDE_OP_SEND;
-}
-
 bool fd_nonblocking(int fd) {
   int fl = fcntl(fd, F_GETFL);
   return fl >= 0 && (fl & O_NONBLOCK);

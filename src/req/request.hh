@@ -81,8 +81,6 @@ struct Req : Watcher, HeapEntry {
 
   explicit Req(AnyCb c) : Watcher(Kind::req, c) { is_request = true; }
   bool in_flight() const { return active; }
-  // Bytes still to move for TIDE_ALL-capable ops.
-  size_t remaining() const { return a.rw.len - done; }
 };
 
 // Whether a native request's timeout is a kernel-linked timeout
@@ -102,6 +100,11 @@ inline bool op_ordered(const Req *r) {
     case TIDE_OP_READV: case TIDE_OP_WRITEV: return r->a.vec.off < 0;
     default: return false;
   }
+}
+
+// The operations TIDE_ALL applies to.
+inline bool op_all_capable(int op) {
+  return op == TIDE_OP_READ || op == TIDE_OP_WRITE || op == TIDE_OP_RECV || op == TIDE_OP_SEND;
 }
 
 // Operations grouped by how readiness emulation treats them.
