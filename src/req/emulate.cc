@@ -145,15 +145,7 @@ bool Loop::ready_result(Req *r, int64_t res) noexcept {
     req_more(r, res, -1);
     return false;
   }
-  if ((r->flags & TIDE_ALL) && op_all_capable(r->op)) {
-    if (res > 0) {
-      r->done += static_cast<size_t>(res);
-      if (r->done < r->a.rw.len) return false;
-      res = static_cast<int64_t>(r->done);
-    } else if (r->done > 0) {
-      res = static_cast<int64_t>(r->done);  // EOF or error after some bytes moved
-    }
-  }
+  if ((r->flags & TIDE_ALL) && op_all_capable(r->op) && all_continue(r, res)) return false;
   if (r->op == TIDE_OP_SENDFILE) {
     if (res > 0 && r->done < r->a.sf.count) return false;
     res = r->done > 0 ? static_cast<int64_t>(r->done) : res;

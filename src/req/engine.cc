@@ -357,14 +357,9 @@ void Loop::native_result(Req *r, int64_t res, bool more, int32_t buf) noexcept {
     default:
       break;
   }
-  if ((r->flags & TIDE_ALL) && op_all_capable(r->op)) {
-    if (res > 0) {
-      r->done += static_cast<size_t>(res);
-      if (r->done < r->a.rw.len && !r->cancel_requested && backend_->submit(r) == 0) return;
-      res = static_cast<int64_t>(r->done);
-    } else if (r->done > 0) {
-      res = static_cast<int64_t>(r->done);
-    }
+  if ((r->flags & TIDE_ALL) && op_all_capable(r->op) && all_continue(r, res)) {
+    if (!r->cancel_requested && backend_->submit(r) == 0) return;  // the rest
+    res = static_cast<int64_t>(r->done);
   }
   req_done(r, res);
 }

@@ -107,6 +107,18 @@ inline bool op_all_capable(int op) {
   return op == TIDE_OP_READ || op == TIDE_OP_WRITE || op == TIDE_OP_RECV || op == TIDE_OP_SEND;
 }
 
+// TIDE_ALL: counts a partial result into the bytes moved. Returns true while bytes
+// remain (the caller moves on with the rest); otherwise res becomes the final
+// result: all bytes, or the count moved before EOF or an error.
+inline bool all_continue(Req *r, int64_t &res) {
+  if (res > 0) {
+    r->done += static_cast<size_t>(res);
+    if (r->done < r->a.rw.len) return true;
+  }
+  if (r->done > 0) res = static_cast<int64_t>(r->done);
+  return false;
+}
+
 // Operations grouped by how readiness emulation treats them.
 inline bool op_reads(int op) {
   return op == TIDE_OP_READ || op == TIDE_OP_READV || op == TIDE_OP_RECV ||

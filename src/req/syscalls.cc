@@ -166,17 +166,8 @@ int64_t run_syscall(Req *r, bool nonblock) noexcept {
       return -ECANCELED;
     }
     // On a thread, finish what TIDE_ALL asks for here (sendfile loops in its helper).
-    if (!nonblock && (r->flags & TIDE_ALL) && res > 0) {
-      r->done += static_cast<size_t>(res);
-      if (r->done < r->a.rw.len) continue;
-      res = static_cast<int64_t>(r->done);
-      r->done = 0;
-      return res;
-    }
-    if (!nonblock && (r->flags & TIDE_ALL) && r->done > 0) {  // EOF or error after progress
-      res = static_cast<int64_t>(r->done);
-      r->done = 0;
-    }
+    if (!nonblock && (r->flags & TIDE_ALL) && op_all_capable(r->op) && all_continue(r, res))
+      continue;
     return res;
   }
 }
