@@ -129,7 +129,7 @@ demo: deps
 BENCH_PROGS := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/b*/*.c))
 bench_libs = $(if $(findstring tide,$(1)),-ltide) $(if $(findstring libevent,$(1)),-levent,$(if \
   $(findstring libev,$(1)),-lev)) $(if $(findstring libuv,$(1)),-luv) $(if $(findstring uring,$(1)),-luring) -lpthread -lm
-$(B)/bench/%: bench/%.c bench/common/bench.h include/tide.h $(B)/libtide.so
+$(B)/bench/%: bench/%.c bench/common/bench.h $(wildcard bench/*/*.h) include/tide.h $(B)/libtide.so
 	@mkdir -p $(dir $@)
 	$(quiet) CC $<
 	$(Q)$(CC) -std=gnu11 -O2 -g -Iinclude -Ibench/common $(WARN) $(SAN_FLAGS) $< -o $@ \
