@@ -49,43 +49,8 @@ static void usage_exit(const char *why) {
   exit(2);
 }
 
-static void check_args(int argc, char **argv) {
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    int ok = !strcmp(a, "--smoke");
-    for (const char *const *k = known_args; !ok && *k; k++) {
-      size_t n = strlen(*k);
-      ok = !strncmp(a, "--", 2) && !strncmp(a + 2, *k, n) && a[2 + n] == '=';
-    }
-    if (!ok) {
-      fprintf(stderr, "raw_uring: unknown argument '%s'\n", a);
-      usage_exit("bad arguments");
-    }
-  }
-}
-
-static uint64_t arg_u64(int argc, char **argv, const char *name, uint64_t def) {
-  const char *s = bench_arg_str(argc, argv, name, NULL);
-  if (!s) return def;
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 0);
-  if (errno || end == s || *end || *s == '-') usage_exit("option values are unsigned integers");
-  return v;
-}
-
-static void raise_nofile(uint64_t want) {
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-  }
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
-    fprintf(stderr, "raw_uring: needs %llu fds, RLIMIT_NOFILE hard limit is %llu\n",
-            (unsigned long long)want, (unsigned long long)rl.rlim_cur);
-    exit(3);
-  }
-}
+#define BENCH_PROG "raw_uring"
+#include "options.h"
 
 static inline unsigned char tag(uint64_t j) { return (unsigned char)(j * 131u + 7u); }
 

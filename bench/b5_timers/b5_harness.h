@@ -37,30 +37,8 @@ static void usage_exit(const char *why) {
   exit(2);
 }
 
-static void check_args(int argc, char **argv) {
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    int ok = !strcmp(a, "--smoke");
-    for (const char *const *k = known_args; !ok && *k; k++) {
-      size_t len = strlen(*k);
-      ok = !strncmp(a, "--", 2) && !strncmp(a + 2, *k, len) && a[2 + len] == '=';
-    }
-    if (!ok) {
-      fprintf(stderr, PEER ": unknown argument '%s'\n", a);
-      usage_exit("bad arguments");
-    }
-  }
-}
-
-static uint64_t arg_u64(int argc, char **argv, const char *name, uint64_t def) {
-  const char *s = bench_arg_str(argc, argv, name, NULL);
-  if (!s) return def;
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 0);
-  if (errno || end == s || *end || *s == '-') usage_exit("option values are unsigned integers");
-  return v;
-}
+#define BENCH_PROG PEER
+#include "options.h"
 
 static void watchdog_fire(int sig) {
   (void)sig;
