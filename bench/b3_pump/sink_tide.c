@@ -52,40 +52,9 @@ static int verify(uint64_t off, const unsigned char *p, size_t n) {
   return 1;
 }
 
-static int listen_on(uint64_t port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
-  if (fd < 0) bench_die("socket: %s", strerror(errno));
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof sa;
-  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 65535) < 0 ||
-      getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
-    bench_die("bind/listen 127.0.0.1:%llu: %s", (unsigned long long)port, strerror(errno));
-  printf("PORT %u\n", ntohs(sa.sin_port));
-  fflush(stdout);
-  return fd;
-}
+#include "net.h"
 
-static tide_loop *new_loop(const char *backend) {
-  static const struct { const char *name; unsigned bit; } names[] = {
-      {"uring", TIDE_BACKEND_URING}, {"epoll", TIDE_BACKEND_EPOLL},
-      {"poll", TIDE_BACKEND_POLL}, {"select", TIDE_BACKEND_SELECT}};
-  struct tide_loop_options o = {.size = sizeof o, .flags = TIDE_LOOP_NOENV};
-  if (backend) {
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-      if (!strcmp(backend, names[i].name)) o.backends = names[i].bit;
-    if (!o.backends) bench_die("--backend=%s: uring, epoll, poll or select", backend);
-  }
-  tide_loop *l;
-  int r = tide_loop_new(&l, &o);
-  if (r == -ENOSYS) {
-    fprintf(stderr, "bench: backend %s not available\n", backend ? backend : "(any)");
-    exit(3);
-  }
-  if (r < 0) bench_die("tide_loop_new: %s", tide_strerror(r));
-  return l;
-}
+#include "tide_loop.h"
 
 /* n bytes arrived in c->buf (n < 0: -errno); 1 if the connection got all it should */
 static int arrived(conn *c, ssize_t n) {
