@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # demo.sh - run the libtide demo on every backend: the echo server in both of
 # its modes under load (one table), then a file copy with tide-cp.
 #

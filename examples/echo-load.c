@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * echo-load.c - a ping-pong load generator for a TCP echo server, itself built
  * on libtide.
@@ -689,8 +690,10 @@ int main(int argc, char **argv) {
   if (backend) {
     opt.backends = backend_bit(backend);
     opt.flags = TIDE_LOOP_NOENV;
+    if (!(tide_backends_built() & opt.backends))
+      die(EXIT_NOBACKEND, "backend %s is not built into this libtide (configured without it)", backend);
     if (!(tide_backends_supported() & opt.backends))
-      die(EXIT_NOBACKEND, "backend %s is not available here", backend);
+      die(EXIT_NOBACKEND, "backend %s is refused by the running kernel", backend);
   }
   r = tide_loop_new(&L.loop, &opt);
   if (r == -ENOSYS && backend) die(EXIT_NOBACKEND, "backend %s is not available here", backend);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * echo-server.c - a TCP echo server built on libtide, in two styles: io
  * watchers (readiness, the reactor half of the API) or requests (completions,
@@ -1012,10 +1013,12 @@ int main(int argc, char **argv) {
     char list[64];
     opt.backends = backend_bit(backend);
     opt.flags = TIDE_LOOP_NOENV;
-    if (!(tide_backends_supported() & opt.backends)) {
-      supported_list(list, sizeof list);
-      die(EXIT_NOBACKEND, "backend %s is not available here (available: %s)", backend, list);
-    }
+    supported_list(list, sizeof list);
+    if (!(tide_backends_built() & opt.backends))
+      die(EXIT_NOBACKEND, "backend %s is not built into this libtide (configured without it; available: %s)",
+          backend, list);
+    if (!(tide_backends_supported() & opt.backends))
+      die(EXIT_NOBACKEND, "backend %s is refused by the running kernel (available: %s)", backend, list);
   }
   r = tide_loop_new(&srv.loop, &opt);
   if (r == -ENOSYS && backend)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tide-cp.c - copy a file with libtide completion requests.
  *
@@ -461,8 +462,10 @@ int main(int argc, char **argv) {
   if (backend) {
     opt.backends = backend_bit(backend);
     opt.flags = TIDE_LOOP_NOENV;
+    if (!(tide_backends_built() & opt.backends))
+      die(EXIT_NOBACKEND, "backend %s is not built into this libtide (configured without it)", backend);
     if (!(tide_backends_supported() & opt.backends))
-      die(EXIT_NOBACKEND, "backend %s is not available here", backend);
+      die(EXIT_NOBACKEND, "backend %s is refused by the running kernel", backend);
   }
   r = tide_loop_new(&cp.loop, &opt);
   if (r == -ENOSYS && backend) die(EXIT_NOBACKEND, "backend %s is not available here", backend);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tide.h - libtide, an embeddable event loop and asynchronous I/O library.
  *
@@ -72,6 +73,16 @@ TIDE_API unsigned tide_version(void) TIDE_NOEXCEPT;
  * never writes a shared buffer, so it is thread-safe. */
 TIDE_API const char *tide_strerror(int err) TIDE_NOEXCEPT;
 
+/* tide_err_name - the symbolic name of an error code: "EBUSY" for -EBUSY.
+ * err: a negative errno as returned by libtide, or a positive errno (both work);
+ * 0 gives "0". Returns a pointer to a constant string (never NULL) that stays
+ * valid for the life of the process; a code with no name gives "UNKNOWN". For
+ * logs, bindings and protocols that need a stable token rather than the English
+ * text of tide_strerror(). Never fails. Thread-safe. Follows libuv's
+ * uv_err_name() (without its allocation for unknown codes) and glibc's
+ * strerrorname_np(3). */
+TIDE_API const char *tide_err_name(int err) TIDE_NOEXCEPT;
+
 /* ---------------------------------------------------------------- backends */
 
 /* Backend bits for tide_loop_options.backends and tide_backends_supported(). */
@@ -87,6 +98,15 @@ TIDE_API const char *tide_strerror(int err) TIDE_NOEXCEPT;
  * (kernel.io_uring_disabled, seccomp, a kernel older than 5.11) clears its bit.
  * Never fails. Thread-safe. */
 TIDE_API unsigned tide_backends_supported(void) TIDE_NOEXCEPT;
+
+/* tide_backends_built - which backends were compiled into this library, as a
+ * TIDE_BACKEND_* mask, whatever the running kernel allows. epoll, poll and
+ * select are always built; io_uring is built unless the library was configured
+ * with --disable-uring. A bit set here and clear in tide_backends_supported()
+ * means the running kernel refuses that backend (too old, kernel.io_uring_disabled,
+ * seccomp); a bit clear here means this build cannot run it on any kernel.
+ * Never fails. Thread-safe. */
+TIDE_API unsigned tide_backends_built(void) TIDE_NOEXCEPT;
 
 /* ---------------------------------------------------------------- loops */
 

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # header-check.sh - tide.h compiles alone as strict C99 and as C++ (11 and 17).
 set -eu
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tide-hdr.XXXXXX"); trap 'rm -rf "$tmp"' EXIT

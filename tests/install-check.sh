@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # install-check.sh - `make install DESTDIR=...`, then build and run a tiny program
 # with `pkg-config --cflags --libs tide` against the staged install only (shared),
 # and once more linked statically (pkg-config --static).

@@ -1,8 +1,10 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # run.sh - run the whole test suite (called by `make check` after the build).
 #   - every Criterion program build/tests/test_* once per backend the kernel
-#     supports (TIDE_TEST_BACKEND=uring|epoll|poll|select); unsupported backends
-#     are reported as skipped, never as passed;
+#     supports (TIDE_TEST_BACKEND=uring|epoll|poll|select); a backend the kernel
+#     refuses, or one configured out on purpose, is reported as skipped (never as
+#     passed) with the reason; one the kernel allows but the build lacks fails;
 #   - the cmocka unit tests build/tests/unit_*;
 #   - tests/*-check.sh: header, install and manual-page checks.
 # Prints per-program results and ends with one line "N passed, N failed";
@@ -18,9 +20,34 @@ export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp${LSAN_OPTIONS:+:$LSAN_O
 
 add() { passed=$((passed + $1)); failed=$((failed + $2)); }
 
-backends=$("$B/tests/backends") || { echo "tests: cannot list backends"; exit 1; }
+# One line per backend: "NAME ok", "NAME not-built kernel-allows|kernel-refuses"
+# or "NAME kernel-refuses REASON" (tests/backends.c). A backend that is not built
+# although the kernel allows it fails the run, unless it was left out on purpose
+# (./configure --disable-uring, ENABLE_URING=no): that is a build that lost
+# io_uring silently, not a kernel that refuses it.
+status=$("$B/tests/backends") || { echo "tests: cannot list backends"; exit 1; }
 for b in uring epoll poll select; do
-  case " $(echo $backends) " in *" $b "*) ;; *) echo "skipped: all behaviour tests on $b (not supported by this kernel)"; skipped=$((skipped + 1)); continue ;; esac
+  line=$(printf '%s\n' "$status" | grep "^$b ")
+  state=$(printf '%s\n' "$line" | cut -d' ' -f2)
+  detail=$(printf '%s\n' "$line" | cut -d' ' -f3-)
+  case $state in
+    ok) ;;
+    not-built)
+      if [ "$b" = uring ] && [ "${ENABLE_URING:-yes}" = no ]; then
+        echo "skipped: all behaviour tests on $b (not built: configured with --disable-uring)"
+        skipped=$((skipped + 1)); continue
+      elif [ "$detail" = kernel-allows ]; then
+        echo "FAILED: all behaviour tests on $b: the kernel allows $b but this build lacks it" \
+             "(configure did not find its library; reconfigure, or use --disable-uring on purpose)"
+        add 0 1; continue
+      fi
+      echo "skipped: all behaviour tests on $b (not built, and the kernel refuses it too)"
+      skipped=$((skipped + 1)); continue ;;
+    kernel-refuses)
+      echo "skipped: all behaviour tests on $b (built, but the running kernel refuses it: $detail)"
+      skipped=$((skipped + 1)); continue ;;
+    *) echo "tests: backends printed nothing usable for $b: '$line'"; add 0 1; continue ;;
+  esac
   for t in "$B"/tests/test_*; do
     [ -x "$t" ] || continue
     name=$(basename "$t")

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_async.c - tide_async_send from other threads: delivery, coalescing, and the
  * guarantee that no send is lost (the callback runs at least once after the last

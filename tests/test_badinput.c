@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_badinput.c - every documented error path: NULL loop/watcher, uninitialised
  * or garbage watchers, bad fds, fd >= FD_SETSIZE on select, a watcher active on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_io.c - io watchers: level and edge triggering, ONESHOT, several watchers
  * on one fd, tide_io_modify, hang-up, many fds, fd number reuse.

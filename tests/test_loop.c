@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_loop.c - loop creation, backend choice, tide_run modes, stop, ref/unref,
  * time, wakeup, free, fork.

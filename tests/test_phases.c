@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_phases.c - iteration order (prepare, wait, io, timers, idle, check),
  * priorities and tide_feed_event, and what a callback may do: stop another pending

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_req_basic.c - completion requests, one operation at a time: nop,
  * read/write (pipes, regular files, offsets, short reads, EOF), readv/writev,

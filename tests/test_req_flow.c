@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_req_flow.c - completion requests over time: waiting for readiness
  * (EAGAIN paths), FIFO order per fd, TIDE_ALL across segments / EOF / a slow

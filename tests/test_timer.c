@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_timer.c - timers: ordering, FIFO for equal timeouts, never early, repeat,
  * tide_timer_again (inactivity timeouts), tide_timer_remaining, restart/re-init in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // unit_req_faults.cc - fault injection into the emulated request path (epoll
 // backend): the syscalls libtide makes are wrapped at link time
 // (-Wl,--wrap=read,...) and made to fail or come up short on chosen fds.

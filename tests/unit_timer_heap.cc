@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // unit_timer_heap.cc - cmocka unit test of tide::TimerHeap (src/core/timer_heap.hh),
 // the 4-ary min-heap of timer deadlines ordered by (deadline, insertion sequence).
 //

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # install-deps.sh - install the build dependencies that this machine is missing.
 # The one list of them is Build-Depends in debian/control. Run by `make check` and
 # `make demo`. It does nothing when everything is installed; otherwise, as root, it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* b1_pipes/libev.c - libevent's classic pipe benchmark on libev (ev_io).
  *
  * N socketpairs (AF_UNIX, SOCK_STREAM, non-blocking), A active chains, W writes:

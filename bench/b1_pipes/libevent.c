@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* b1_pipes/libevent.c - libevent's classic pipe benchmark on libevent 2.1, written
  * fresh for this harness (same workload as the other peers of b1_pipes).
  *

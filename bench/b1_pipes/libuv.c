@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* b1_pipes/libuv.c - libevent's classic pipe benchmark on libuv.
  *
  * Readiness through uv_poll_t (UV_READABLE) and plain recv/send in the callback,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* b1_pipes/raw_epoll.c - the floor of the pipe benchmark: plain epoll, no library.
  *
  * N socketpairs (AF_UNIX, SOCK_STREAM, non-blocking), A active chains, W writes:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* b1_pipes/raw_uring.c - the io_uring floor of the pipe benchmark: plain liburing,
  * completion style, no library.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* b1_pipes/tide.c - libevent's classic pipe benchmark on libtide io watchers.
  *
  * N socketpairs (AF_UNIX, SOCK_STREAM, non-blocking), A active chains, W writes.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* b1_pipes/tide_req.c - libevent's classic pipe benchmark on libtide completion
  * requests (the proactor half of the API) instead of io watchers.
  *

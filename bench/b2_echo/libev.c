@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* B2 echo server - libev (ev_io watchers on the default loop).
  *
  *   libev [--port=N] [--size=S]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* B2 echo server - libevent 2.1 with raw events (no bufferevents), like the others.
  *
  *   libevent [--port=N] [--size=S]

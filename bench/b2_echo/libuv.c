@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* B2 echo server - libuv streams (uv_tcp_t, uv_read_start / uv_write).
  *
  *   libuv [--port=N] [--size=S]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* B2 echo - the load generator shared by every server (plain C, raw epoll).
  *
  *   load --port=N [--conns=C] [--size=64|1024] [--seconds=S] [--warmup=S] [--smoke]

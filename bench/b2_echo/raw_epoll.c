@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* B2 echo server - raw epoll, the floor for readiness-based servers.
  *
  *   raw_epoll [--port=N] [--size=S]

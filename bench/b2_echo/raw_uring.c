@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* B2 echo server - plain liburing, the floor for io_uring servers.
  *
  *   raw_uring [--port=N] [--taskrun=plain|coop|defer] [--size=S]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* B2 echo server - libtide multishot receive into a shared buffer pool.
  *
  *   tide_pool [--port=N] [--backend=uring|epoll|poll|select] [--bufs=16384] [--size=S]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* B2 echo server - libtide completion requests.
  *
  *   tide_req [--port=N] [--backend=uring|epoll|poll|select] [--size=S]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* B2 echo server - libtide io watchers (the readiness API).
  *
  *   tide_watch [--port=N] [--backend=uring|epoll|poll|select] [--size=S]

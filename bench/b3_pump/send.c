@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* B3 pump - the sender shared by every sink (plain C, blocking sockets, one
  * thread per connection).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* B3 pump sink - libev (ev_io watchers on the default loop).
  *
  *   sink_libev [--port=N] [--conns=C] [--bytes=B] [--smoke]

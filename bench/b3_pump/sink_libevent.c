@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* B3 pump sink - libevent 2.1 with raw events (no bufferevents).
  *
  *   sink_libevent [--port=N] [--conns=C] [--bytes=B] [--smoke]

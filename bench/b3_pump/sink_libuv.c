@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* B3 pump sink - libuv streams (uv_tcp_t, uv_read_start).
  *
  *   sink_libuv [--port=N] [--conns=C] [--bytes=B] [--smoke]

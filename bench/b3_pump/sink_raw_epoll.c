@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* B3 pump sink - raw epoll, the floor.
  *
  *   sink_raw_epoll [--port=N] [--conns=C] [--bytes=B] [--smoke]

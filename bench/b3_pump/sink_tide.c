@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* B3 pump sink - libtide, readiness watchers or completion requests.
  *
  *   sink_tide [--port=N] [--conns=C] [--bytes=B] [--backend=uring|epoll|poll|select]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* b5_harness.h - what every b5_timers peer program shares: options, the fixed
  * pseudo-random timeouts and cancel order, the watchdog, the checks and the RESULT
  * line. A peer defines PEER, PEER_ARGS and PEER_USAGE, includes this, and writes its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* b5_timers/libev.c - B5 timers on libev (ev_timer): start, fire, cancel and
  * re-arm a million timers. The same workload, options and checks as
  * b5_timers/tide.c (read its comment); what differs here:

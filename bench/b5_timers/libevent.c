@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* b5_timers/libevent.c - B5 timers on libevent 2.1 (timeout-only events):
  * start, fire, cancel and re-arm a million timers. The same workload, options and
  * checks as b5_timers/tide.c (read its comment); what differs here:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* b5_timers/libuv.c - B5 timers on libuv (uv_timer_t): start, fire, cancel and
  * re-arm a million timers. The same workload, options and checks as
  * b5_timers/tide.c (read its comment); what differs here:

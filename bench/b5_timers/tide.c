@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* b5_timers/tide.c - B5 timers on libtide: start, fire, cancel and re-arm a
  * million timers.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* b6_common.h - what every b6_wakeup program shares, the raw eventfd floor included:
  * options (--mode, --rounds, --threads, --sends, --watchdog, --max-seconds), the
  * watchdog, failure reporting and thread helpers. A program defines PEER, PEER_ARGS

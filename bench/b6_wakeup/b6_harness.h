@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* b6_harness.h - the harness every b6_wakeup peer program shares: options, checks, the workload
  * driver and the RESULT line. A peer defines PEER, PEER_ARGS and PEER_USAGE, includes
  * this, then implements the peer_* / pl_* functions declared here. */

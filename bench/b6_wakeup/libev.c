@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* b6_wakeup/libev.c - B6 cross-thread wakeups on libev (ev_async_send).
  *
  * --mode=pingpong: two threads, each with its own loop and one async watcher.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* b6_wakeup/libevent.c - B6 cross-thread wakeups on libevent 2.1 (event_active()
  * from another thread).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* b6_wakeup/libuv.c - B6 cross-thread wakeups on libuv (uv_async_send).
  *
  * --mode=pingpong: two threads, each with its own loop and one async watcher.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* b6_wakeup/raw_eventfd.c - B6 cross-thread wakeups with no event loop: the floor.
  *
  * --mode=pingpong: two threads, two eventfds (A->B, B->A), blocking read(2) and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* b6_wakeup/tide.c - B6 cross-thread wakeups on libtide (tide_async_send).
  *
  * --mode=pingpong: two threads, each with its own loop and one async watcher.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* B7 file reads, libuv: random 4 KiB reads with uv_fs_read at explicit offsets,
  * --qd of them in flight. libuv 1.44 runs file operations on its thread pool
  * (UV_THREADPOOL_SIZE, default 4 threads).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* B7 file reads, the synchronous floor: a pread(2) loop over the same random
  * 4 KiB blocks as the other B7 programs, one at a time (--qd is accepted and
  * ignored). On the page cache this is the cheapest way to read a block.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* B7 file reads, libtide: random 4 KiB reads at explicit offsets with tide_read,
  * --qd of them in flight. On io_uring they are native read SQEs; on the readiness
  * backends (--backend=epoll|poll|select) libtide runs them on its thread pool.

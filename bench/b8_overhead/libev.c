@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* b8_overhead/libev.c - the fixed cost of a libev loop iteration.
  *
  * Setup in every mode: a loop on the chosen backend (EVFLAG_NOENV; epoll unless

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* b8_overhead/libevent.c - the fixed cost of a libevent 2.1 loop iteration.
  *
  * Setup in every mode: an event_base (libevent's default backend, epoll on Linux)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* b8_overhead/libuv.c - the fixed cost of a libuv loop iteration.
  *
  * Setup in every mode: a uv_loop_t (epoll on Linux) and one uv_poll_t

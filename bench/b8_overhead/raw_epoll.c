@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* b8_overhead/raw_epoll.c - the floor of a loop iteration: one epoll_wait.
  *
  * --mode=nowait: an epoll instance with the read end of an empty pipe registered

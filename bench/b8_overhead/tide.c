@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* b8_overhead/tide.c - the fixed cost of a libtide loop iteration.
  *
  * Setup in every mode: a loop on the chosen backend and one io watcher (TIDE_READ)

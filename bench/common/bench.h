@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench.h - what every benchmark program shares (header-only, C99 + POSIX).
  *
  * Protocol (read by bench/run):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* net.h - the listening socket of the benchmark servers and sinks: TCP on
  * 127.0.0.1:port (0 = any), non-blocking, backlog 65535, and the "PORT n" line the
  * driver reads first on stdout. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* options.h - strict command-line options for the benchmark programs (bench.h has
  * the lenient readers). Before including it a program defines
  *   BENCH_PROG                 its name in messages (a string literal),

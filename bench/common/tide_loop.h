@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tide_loop.h - a libtide loop on the backend named by --backend (uring, epoll,
  * poll, select; NULL: the library's choice), with TIDE_LOOP_NOENV so the
  * environment cannot change what is measured. Exits 3 ("cannot run here") when

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // boundary.hh - helpers shared by the extern "C" functions of src/api/: turning
 // public pointers into core objects with validation, and keeping errno intact.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // loop_api.cc - the extern "C" loop functions: validate, keep errno, call the core.
 #include <string.h>
 

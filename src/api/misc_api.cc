@@ -1,23 +1,46 @@
+// SPDX-License-Identifier: MIT
 // misc_api.cc - version, error strings, backend support.
+#include <limits.h>
 #include <string.h>
 
 #include "api/boundary.hh"
+#include "config.h"
 #include "backend/backend.hh"
 
 using namespace tide;
+
+namespace {
+// -E and E name the same error; INT_MIN has no positive twin and names nothing.
+int positive_errno(int err) { return err == INT_MIN ? -1 : err < 0 ? -err : err; }
+}  // namespace
 
 extern "C" {
 
 TIDE_API unsigned tide_version(void) noexcept { return TIDE_VERSION_NUMBER; }
 
 TIDE_API const char *tide_strerror(int err) noexcept {
-  if (err < 0) err = -err;
+  err = positive_errno(err);
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 32)
   const char *s = strerrordesc_np(err);  // a constant string: thread-safe
   return s ? s : "Unknown error";
 #else
   return err == 0 ? "Success" : "Unknown error";
 #endif
+}
+
+TIDE_API const char *tide_err_name(int err) noexcept {
+  err = positive_errno(err);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 32)
+  const char *s = strerrorname_np(err);  // a constant string: thread-safe
+  return s ? s : "UNKNOWN";
+#else
+  return err == 0 ? "0" : "UNKNOWN";
+#endif
+}
+
+TIDE_API unsigned tide_backends_built(void) noexcept {
+  return TIDE_BACKEND_EPOLL | TIDE_BACKEND_POLL | TIDE_BACKEND_SELECT |
+         (HAVE_LIBURING ? TIDE_BACKEND_URING : 0u);
 }
 
 TIDE_API unsigned tide_backends_supported(void) noexcept {

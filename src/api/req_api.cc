@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // req_api.cc - the extern "C" request functions: validate, fill in the core
 // request (req/request.hh) living in the tide_req's private storage, submit.
 #include <fcntl.h>

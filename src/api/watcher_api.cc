@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // watcher_api.cc - the extern "C" watcher functions: validate, keep errno, call
 // the core. Every public watcher struct holds its core object in tide_private_.
 #include <new>

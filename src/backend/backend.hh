@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // backend.hh - the one interface every kernel backend implements (one file each:
 // uring.cc, epoll.cc, poll.cc, select.cc).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // epoll.cc - the epoll(7) backend. Level-triggered by default, EPOLLET when every
 // watcher of an fd is edge-triggered. Regular files, which epoll refuses (EPERM),
 // are always ready, as poll(2) and select(2) report them.

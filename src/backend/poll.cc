@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // poll.cc - the poll(2) backend (ppoll for nanosecond timeouts). Always
 // level-triggered. POLLNVAL (fd closed under its watcher) becomes TIDE_ERROR.
 #include <errno.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // select.cc - the select(2) backend (pselect for nanosecond timeouts). Always
 // level-triggered; only fds below FD_SETSIZE (the core refuses others with -ERANGE,
 // so no fd_set is ever written out of bounds). select's EBADF does not say which

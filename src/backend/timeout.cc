@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // timeout.cc - wait timeouts in the units each kernel interface takes.
 #include <time.h>
 

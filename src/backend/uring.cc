@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // uring.cc - the io_uring backend, through liburing.
 //
 // Readiness: one IORING_OP_POLL_ADD per watched fd. Level-triggered interest uses a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // async.cc - cross-thread wakeups: one eventfd per loop, watched by an internal io
 // watcher. A send sets the watcher's flag and writes the eventfd only if no wakeup
 // is already on its way, so a burst of sends costs one write and one callback.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // clock.hh - the loop's clock: CLOCK_MONOTONIC in nanoseconds (vDSO, no syscall).
 #pragma once
 #include <cstdint>

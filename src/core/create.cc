@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // create.cc - loop creation (backend choice and fallback), destruction and fork.
 #include <errno.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // io.cc - io watchers and the per-fd table. The core keeps, per fd, the list of
 // watchers and the interest last handed to the backend; watcher starts and stops
 // only mark the fd dirty, and flush_changes() hands the net change to the backend

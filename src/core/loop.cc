@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // loop.cc - tide_run's iteration, the pending queues and the loop's reference count.
 #include "core/loop.hh"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // loop.hh - the event loop core: phases, pending queues, fd table, timers.
 // One concept per file: loop.cc (run, pending, ref counting), io.cc (fd table and
 // io watchers), timers.cc (timer watchers), phases.cc (idle/prepare/check),

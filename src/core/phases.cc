@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // phases.cc - idle, prepare, check (and async) watchers: unordered lists with
 // O(1) removal (each watcher knows its slot), queued as a whole in their phase.
 #include <errno.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // timer_heap.cc - see timer_heap.hh.
 #include "core/timer_heap.hh"
 

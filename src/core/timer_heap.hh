@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // timer_heap.hh - 4-ary min-heap of timer deadlines (libev's choice: shallower than
 // a binary heap, and the four children of a node share a cache line or two).
 // Ordered by (deadline, sequence): equal deadlines come out in insertion order.

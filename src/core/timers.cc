@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // timers.cc - relative timers on a 4-ary heap (core/timer_heap.hh).
 #include <errno.h>
 

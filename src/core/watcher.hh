@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // watcher.hh - the C++ objects that live, by placement new, in the private storage
 // of the public watcher structs (tide_io, tide_timer, ...). One base, one derived
 // struct per kind; static_asserts in src/api/ prove each fits its public struct.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bufpool.cc - see bufpool.hh.
 #include "req/bufpool.hh"
 

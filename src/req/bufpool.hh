@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bufpool.hh - tide_bufpool: count buffers of size bytes for multishot receives.
 // On io_uring the buffers sit in a provided-buffer ring registered with the kernel,
 // which picks one per completion; elsewhere a free list the emulation picks from.

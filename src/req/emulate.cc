@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // emulate.cc - completion requests on readiness backends (epoll, poll, select, and
 // io_uring for ops its kernel lacks). Per fd, two FIFO queues (read and write
 // direction) and one internal io watcher. A request is tried at once as a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // engine.cc - the request engine: route choice at submit, the one completion queue
 // every route ends in, cancellation, timeouts, and the results of native requests
 // (TIDE_ALL remainders, sendfile's splice phases, multishot, paused buffer pools).

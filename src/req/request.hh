@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // request.hh - the core object of a completion request (DESIGN.md section 4). It
 // lives, by placement new, in the private storage of the public tide_req.
 //

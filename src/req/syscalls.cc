@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // syscalls.cc - each operation as one syscall, for the two non-native routes:
 // readiness emulation (nonblock: MSG_DONTWAIT, -EAGAIN = wait) and the thread pool
 // (blocking; TIDE_ALL and sendfile loop here until done). Results are what the

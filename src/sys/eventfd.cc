@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // eventfd.cc - see eventfd.hh.
 #include "sys/eventfd.hh"
 

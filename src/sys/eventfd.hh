@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // eventfd.hh - a non-blocking, close-on-exec eventfd(2) used to wake a loop from
 // other threads (tide_async_send, tide_loop_wakeup) and, later, to return thread
 // pool results to the loop.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // threadpool.cc - see threadpool.hh.
 #include "sys/threadpool.hh"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // threadpool.hh - the process-wide thread pool that runs blocking operations for
 // the readiness backends (regular files, path operations, tide_work), like libuv's.
 // TIDE_THREADPOOL_SIZE threads (default 4, 1..128), started on first use. A job is
