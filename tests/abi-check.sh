@@ -7,9 +7,10 @@
 #      exported by accident, nothing public is missing.
 #   2. abidw describes the built library (public headers only) and abidiff
 #      compares it with $BASELINE (abi/libtide.so.1.abi). An incompatible change
-#      (a removed or changed function or type) fails; an addition passes and is
-#      listed. abidiff's exit status is a bit mask: 1 error, 2 usage error,
-#      4 ABI change, 8 incompatible ABI change.
+#      (a removed or changed function, a changed type) fails; an addition passes
+#      and is listed. abidiff's exit status is a bit mask: 1 error, 2 usage
+#      error, 4 ABI change, 8 incompatible ABI change (removals only, hence the
+#      summary lines are read too).
 # With --write-baseline it writes $BASELINE from the built library instead
 # (make abi-baseline: once per release, after an intended ABI change).
 # Needs abidw and abidiff (Debian: abigail-tools).
@@ -52,9 +53,13 @@ fi
 describe "$tmp/current.abi"
 abidiff "$BASELINE" "$tmp/current.abi" > "$tmp/diff" 2>&1
 rc=$?
+# abidiff flags only removals as incompatible (status bit 8); a changed function or
+# type (a parameter, a struct layout) is a break for libtide's callers too. Only
+# additions pass: "0 Removed, 0 Changed" on both summary lines.
+changed=$(grep -E '^(Functions|Variables) changes summary:' "$tmp/diff" | grep -vE ': 0 Removed, 0 Changed' || true)
 if [ $((rc & 3)) != 0 ]; then
   echo "abi-check: abidiff failed (status $rc):"; cat "$tmp/diff"; exit 1
-elif [ $((rc & 8)) != 0 ]; then
+elif [ $((rc & 8)) != 0 ] || [ -n "$changed" ]; then
   echo "abi-check: INCOMPATIBLE ABI change against $BASELINE:"; cat "$tmp/diff"; status=1
 elif [ $((rc & 4)) != 0 ]; then
   echo "abi-check: compatible ABI change (additions) against $BASELINE:"; cat "$tmp/diff"
