@@ -9,6 +9,7 @@
  * test runner can tell a build that silently lost io_uring from a kernel that
  * refuses it. "kernel-refuses": built, but the running kernel does not allow it;
  * REASON is the library's own account (tide_loop_fallback_reason()). */
+#define _GNU_SOURCE /* syscall(2) */
 #include <errno.h>
 #include <linux/io_uring.h>
 #include <stdio.h>

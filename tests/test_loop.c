@@ -5,6 +5,7 @@
  */
 #include "common.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -83,6 +84,51 @@ Test(loop, version_and_strerror) {
   cr_assert_str_eq(tide_strerror(-987654), "Unknown error");
   cr_assert_str_eq(tide_strerror(987654), "Unknown error");
   cr_assert_not_null(tide_strerror(0));
+}
+
+Test(loop, err_name) {
+  cr_assert_str_eq(tide_err_name(-EBUSY), "EBUSY");
+  cr_assert_str_eq(tide_err_name(EBUSY), "EBUSY", "positive errno names the same error");
+  cr_assert_str_eq(tide_err_name(-EINVAL), "EINVAL");
+  cr_assert_str_eq(tide_err_name(-ENOSYS), "ENOSYS");
+  cr_assert_str_eq(tide_err_name(-ETIMEDOUT), "ETIMEDOUT");
+  cr_assert_str_eq(tide_err_name(-ECANCELED), "ECANCELED");
+  cr_assert_str_eq(tide_err_name(0), "0");
+  cr_assert_str_eq(tide_err_name(-987654), "UNKNOWN");
+  cr_assert_str_eq(tide_err_name(987654), "UNKNOWN");
+  cr_assert_str_eq(tide_err_name(INT_MIN), "UNKNOWN", "INT_MIN has no positive twin");
+  cr_assert_str_eq(tide_strerror(INT_MIN), "Unknown error");
+  /* Every error a libtide call returns has a name. */
+  tide_loop *loop = tt_loop();
+  cr_assert_str_eq(tide_err_name(tide_loop_free(NULL)), "EINVAL");
+  errno = 4242;
+  (void)tide_err_name(-EPERM);
+  cr_assert_eq(errno, 4242, "tide_err_name changed errno to %d", errno);
+  tt_free(loop);
+}
+
+Test(loop, backends_built_mask) {
+  const unsigned built = tide_backends_built(), sup = tide_backends_supported();
+  cr_assert_eq(built & ~TIDE_BACKEND_ALL, 0u, "unknown bits in %#x", built);
+  cr_assert_eq(built & (TIDE_BACKEND_EPOLL | TIDE_BACKEND_POLL | TIDE_BACKEND_SELECT),
+               TIDE_BACKEND_EPOLL | TIDE_BACKEND_POLL | TIDE_BACKEND_SELECT,
+               "epoll, poll and select are always built (%#x)", built);
+  cr_assert_eq(sup & ~built, 0u, "supported %#x names a backend that is not built (%#x)", sup, built);
+  cr_assert_eq(tide_backends_built(), built, "the mask must be stable");
+  /* The loop under test runs a built backend. */
+  const char *want;
+  unsigned bit = tt_backend_bit(&want);
+  if (bit) cr_assert(built & bit, "running on %s, which tide_backends_built() (%#x) lacks", want, built);
+  /* A backend that is not built cannot be chosen: asking for it alone is -ENOSYS. */
+  if (!(built & TIDE_BACKEND_URING)) {
+    struct tide_loop_options o;
+    tide_loop *l = NULL;
+    memset(&o, 0, sizeof o);
+    o.size = sizeof o;
+    o.backends = TIDE_BACKEND_URING;
+    o.flags = TIDE_LOOP_NOENV;
+    cr_assert_eq(tide_loop_new(&l, &o), -ENOSYS);
+  }
 }
 
 Test(loop, new_with_null_options) {
