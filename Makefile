@@ -237,7 +237,7 @@ distcheck: dist
 	trap 'rm -rf "$$tmp"' EXIT; \
 	tar -xzf $(DIST).tar.gz -C "$$tmp"; \
 	cd "$$tmp/$(DIST)"; \
-	./configure --prefix=/usr $(filter --disable-uring --enable-sanitizers,$(CONFIGURE_ARGS)); \
+	./configure --prefix=/usr $(filter '--disable-uring' '--enable-sanitizers',$(CONFIGURE_ARGS)); \
 	$(MAKE) check TIDE_DEPS=no; \
 	$(MAKE) install install-tools DESTDIR="$$tmp/root"; \
 	test -f "$$tmp/root/usr/lib/libtide.so.$(VERSION)"; \
