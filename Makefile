@@ -29,9 +29,12 @@ endif
 endif
 
 # ./configure writes config.mk; without it, run configure with defaults first.
+# Cleaning needs no configuration (debian/rules clean runs make distclean).
+ifneq ($(filter-out clean distclean,$(or $(MAKECMDGOALS),all)),)
 config.mk: configure
 	./configure $(CONFIGURE_ARGS)
 -include config.mk
+endif
 
 ifneq ($(DEB_BUILD_OPTIONS),)
 ifeq ($(filter terse,$(DEB_BUILD_OPTIONS)),)
