@@ -33,19 +33,7 @@ void Loop::wake_cb(tide_loop *l, tide_io *, unsigned) noexcept {
 void Loop::wake_drain() noexcept {
   wake_fd_.drain();
   wake_pending_.store(0);
-  {
-    std::lock_guard<std::mutex> lock(pool_mu_);
-    pool_taken_.swap(pool_results_);
-  }
-  for (auto &pr : pool_taken_) {
-    Req *r = pr.first;
-    int64_t res = pr.second;
-    if (r->op == TIDE_OP_SENDFILE) res = r->done > 0 ? static_cast<int64_t>(r->done) : res;
-    req_done(r, res);
-    if (r->fd >= 0 && static_cast<size_t>(r->fd) < fds_.size() && fds_[r->fd].reqs)
-      run_waiting_close(r->fd);
-  }
-  pool_taken_.clear();
+  pool_collect();  // results of thread pool jobs also arrive through this wakeup
   for (Watcher *w : asyncs_)
     if (static_cast<Async *>(w)->sent.exchange(0)) feed(w, TIDE_ASYNC);
 }

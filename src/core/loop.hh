@@ -73,7 +73,9 @@ class Loop final : public Sink {
   int req_cancel(Req *r) noexcept;
   int op_support(int op) const noexcept { return op_support_[op]; }
   void req_cqe(Req *r, int64_t res, bool more, int32_t buf) noexcept override;
+  static void pool_run(PoolJob *job) noexcept;   // a pool worker: run a pool-route request
   void pool_done(Req *r, int64_t res) noexcept;  // any thread (thread pool workers)
+  void pool_collect() noexcept;                  // loop thread: finish the pool's results
   void bufpool_resume(BufPool *p) noexcept;      // buffers came back: resume paused requests
   Backend &backend() noexcept { return *backend_; }
 
@@ -185,9 +187,8 @@ class Loop final : public Sink {
   std::vector<Completion> completions_, dispatching_;
   uint8_t op_support_[TIDE_OP_COUNT_] = {};
   std::vector<std::unique_ptr<ReqFd>> req_fds_;
-  std::mutex pool_mu_;  // guards pool_results_ (written by pool threads)
-  std::vector<std::pair<Req *, int64_t>> pool_results_, pool_taken_;
-  std::vector<BufPool *> paused_pools_;
+  std::mutex pool_mu_;  // guards the list of finished pool jobs (linked by workers)
+  Req *pool_done_head_ = nullptr, *pool_done_tail_ = nullptr;
 
   EventFd wake_fd_;
   tide_io wake_io_;  // internal io watcher on wake_fd_

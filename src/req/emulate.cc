@@ -40,9 +40,9 @@ void Loop::ready_submit(Req *r) noexcept {
   Req *&head = wdir ? q->wq : q->rq;
   Req *&tail = wdir ? q->wq_tail : q->rq_tail;
   bool was_empty = !head;
-  r->q_next = nullptr;
-  r->q_prev = tail;
-  if (tail) tail->q_next = r; else head = r;
+  r->next = nullptr;
+  r->prev = tail;
+  if (tail) tail->next = r; else head = r;
   tail = r;
   if (was_empty && !r->want_blocking_retry) ready_run(*q, wdir);
   ready_interest(*q);
@@ -64,10 +64,10 @@ bool Loop::ready_unlink(ReqFd &qr, Req *r) noexcept {
   bool wdir = op_writes(r->op);
   Req *&head = wdir ? q->wq : q->rq;
   Req *&tail = wdir ? q->wq_tail : q->rq_tail;
-  if (!r->q_prev && head != r) return false;
-  if (r->q_prev) r->q_prev->q_next = r->q_next; else head = r->q_next;
-  if (r->q_next) r->q_next->q_prev = r->q_prev; else tail = r->q_prev;
-  r->q_next = r->q_prev = nullptr;
+  if (!r->prev_req() && head != r) return false;
+  if (r->prev_req()) r->prev_req()->next = r->next_req(); else head = r->next_req();
+  if (r->next_req()) r->next_req()->prev = r->prev_req(); else tail = r->prev_req();
+  r->next = r->prev = nullptr;
   return true;
 }
 

@@ -110,6 +110,7 @@ int Loop::req_submit(Req *r) noexcept {
       }
       break;
     case Route::pool:
+      r->run = &Loop::pool_run;
       e = ThreadPool::instance().submit(r);
       break;
     case Route::timer:
@@ -275,16 +276,44 @@ void Loop::close_cancels(Req *closer) noexcept {
   }
 }
 
+// On a pool worker: run the operation to its end, then hand the result to the
+// loop. The hand-off allocates nothing (the request links itself into the loop's
+// list of finished jobs), so no result is ever lost to a lack of memory.
+void Loop::pool_run(PoolJob *job) noexcept {
+  Req *r = Req::of(job);
+  r->loop->pool_done(r, run_syscall(r, false));
+}
+
 void Loop::pool_done(Req *r, int64_t res) noexcept {
+  r->kres = res;
+  r->next = nullptr;
   {
     std::lock_guard<std::mutex> lock(pool_mu_);
-    try {
-      pool_results_.emplace_back(r, res);
-    } catch (const std::bad_alloc &) {
-      return;  // unreachable in practice (capacity reserved at submit)
-    }
+    if (pool_done_tail_) pool_done_tail_->next = r; else pool_done_head_ = r;
+    pool_done_tail_ = r;
   }
   wakeup();
+}
+
+// In the loop thread (woken by pool_done): finish every request whose pool job
+// is done, in the order the workers finished them.
+void Loop::pool_collect() noexcept {
+  Req *r;
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    r = pool_done_head_;
+    pool_done_head_ = pool_done_tail_ = nullptr;
+  }
+  while (r) {
+    Req *next = r->next_req();
+    r->next = nullptr;
+    int64_t res = r->kres;
+    if (r->op == TIDE_OP_SENDFILE) res = r->done > 0 ? static_cast<int64_t>(r->done) : res;
+    req_done(r, res);
+    if (r->fd >= 0 && static_cast<size_t>(r->fd) < fds_.size() && fds_[r->fd].reqs)
+      run_waiting_close(r->fd);
+    r = next;
+  }
 }
 
 // Results of natively run requests, in the backend's reap: no user code runs here.
@@ -370,9 +399,9 @@ void Loop::native_result(Req *r, int64_t res, bool more, int32_t buf) noexcept {
 void Loop::native_enqueue(Req *r) noexcept {
   ReqFd &q = *req_fds_[r->fd];
   int d = op_writes(r->op);
-  r->q_next = nullptr;
-  r->q_prev = q.nq_tail[d];
-  if (q.nq_tail[d]) q.nq_tail[d]->q_next = r; else q.nq[d] = r;
+  r->next = nullptr;
+  r->prev = q.nq_tail[d];
+  if (q.nq_tail[d]) q.nq_tail[d]->next = r; else q.nq[d] = r;
   q.nq_tail[d] = r;
   if (q.nq[d] == r && backend_->submit(r) < 0) req_done(r, -ENOMEM);
 }
@@ -381,9 +410,9 @@ void Loop::native_dequeue(Req *r) noexcept {
   ReqFd &q = *req_fds_[r->fd];
   int d = op_writes(r->op);
   bool was_head = q.nq[d] == r;
-  if (r->q_prev) r->q_prev->q_next = r->q_next; else if (was_head) q.nq[d] = r->q_next;
-  if (r->q_next) r->q_next->q_prev = r->q_prev; else if (q.nq_tail[d] == r) q.nq_tail[d] = r->q_prev;
-  r->q_next = r->q_prev = nullptr;
+  if (r->prev_req()) r->prev_req()->next = r->next_req(); else if (was_head) q.nq[d] = r->next_req();
+  if (r->next_req()) r->next_req()->prev = r->prev_req(); else if (q.nq_tail[d] == r) q.nq_tail[d] = r->prev_req();
+  r->next = r->prev = nullptr;
   r->ordered = false;
   if (!was_head) return;
   Req *next = q.nq[d];

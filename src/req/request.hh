@@ -7,7 +7,8 @@
 //               Sink::req_cqe()
 //   ready     - readiness emulation (req/emulate.cc): a non-blocking syscall when
 //               its fd is ready, FIFO per fd and direction
-//   pool      - the thread pool (sys/threadpool.cc): a blocking syscall on a thread
+//   pool      - the thread pool (sys/threadpool.cc): a blocking syscall on a thread,
+//               its result handed back without allocating (Loop::pool_done)
 //   timer     - the loop's timer heap (tide_sleep on readiness backends)
 //   immediate - done at submit (nop, close, shutdown on readiness backends)
 //   pool_wait - a close waiting for pool operations on its fd to finish
@@ -22,6 +23,7 @@
 
 #include "core/timer_heap.hh"
 #include "core/watcher.hh"
+#include "sys/threadpool.hh"
 #include "tide.h"
 
 namespace tide {
@@ -30,7 +32,11 @@ class BufPool;
 
 enum class Route : uint8_t { none, native, ready, pool, timer, immediate, pool_wait };
 
-struct Req : Watcher, HeapEntry {
+// A request is also a PoolJob: its next/prev links are the thread pool's while it
+// is queued there (pool route), and its fd's queue per direction on the ready and
+// the ordered native routes (a request is on one route at a time); next_req() and
+// prev_req() read them as requests.
+struct Req : Watcher, HeapEntry, PoolJob {
   uint8_t op = TIDE_OP_NOP;  // enum tide_op
   uint8_t flags = 0;         // TIDE_ALL | TIDE_MULTISHOT | TIDE_DATASYNC
   Route route = Route::none;
@@ -45,14 +51,13 @@ struct Req : Watcher, HeapEntry {
   int32_t cur_buf = -1;        // for the callback being run: buffer id, or -1
   int fd = -1;                 // the fd the request works on (-1: none)
   uint32_t kref = 0;           // io_uring: CQEs still to come that point at this request
-  int64_t kres = 0;            // io_uring: op result held until the link timeout's CQE
+  int64_t kres = 0;            // a result held for later: io_uring until the link timeout's
+                               // CQE; the pool route from its worker until the loop takes it
   int32_t kbuf = -1;           // io_uring: its buffer id, likewise
   uint64_t timeout_ns = 0;     // tide_req_set_timeout, for the next submit
   uint32_t timeout_token = 0;  // token_of(this, nullptr) when timeout_ns was set for it
   uint64_t deadline = 0;       // absolute CLOCK_MONOTONIC ns while a timeout is armed
   size_t done = 0;             // bytes moved so far (TIDE_ALL, sendfile)
-  Req *q_next = nullptr;       // readiness queue of its fd and direction, or pool queue
-  Req *q_prev = nullptr;
   Req *fd_next = nullptr;      // requests in flight on fd (tide_close cancels them)
   Req *fd_prev = nullptr;
   struct KernelTimespec {      // layout of struct __kernel_timespec
@@ -81,6 +86,9 @@ struct Req : Watcher, HeapEntry {
   } a;
 
   explicit Req(AnyCb c) : Watcher(Kind::req, c) { is_request = true; }
+  static Req *of(PoolJob *j) { return static_cast<Req *>(j); }
+  Req *next_req() const { return static_cast<Req *>(next); }
+  Req *prev_req() const { return static_cast<Req *>(prev); }
   bool in_flight() const { return active; }
 };
 

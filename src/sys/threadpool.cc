@@ -10,9 +10,6 @@
 #include <new>
 #include <system_error>
 
-#include "core/loop.hh"
-#include "req/request.hh"
-
 namespace tide {
 
 namespace {
@@ -66,46 +63,45 @@ int ThreadPool::start_threads() noexcept {
   return 0;
 }
 
-int ThreadPool::submit(Req *r) noexcept {
+int ThreadPool::submit(PoolJob *job) noexcept {
   std::lock_guard<std::mutex> lock(mu_);
   if (!started_) {
     int e = start_threads();
     if (e < 0) return e;
   }
-  r->q_next = nullptr;
-  r->q_prev = tail_;
+  job->next = nullptr;
+  job->prev = tail_;
   if (tail_)
-    tail_->q_next = r;
+    tail_->next = job;
   else
-    head_ = r;
-  tail_ = r;
+    head_ = job;
+  tail_ = job;
   cv_.notify_one();
   return 0;
 }
 
-bool ThreadPool::cancel(Req *r) noexcept {
+bool ThreadPool::cancel(PoolJob *job) noexcept {
   std::lock_guard<std::mutex> lock(mu_);
-  bool queued = r->q_prev || head_ == r;
+  bool queued = job->prev || head_ == job;
   if (!queued) return false;
-  if (r->q_prev) r->q_prev->q_next = r->q_next; else head_ = r->q_next;
-  if (r->q_next) r->q_next->q_prev = r->q_prev; else tail_ = r->q_prev;
-  r->q_next = r->q_prev = nullptr;
+  if (job->prev) job->prev->next = job->next; else head_ = job->next;
+  if (job->next) job->next->prev = job->prev; else tail_ = job->prev;
+  job->next = job->prev = nullptr;
   return true;
 }
 
 void ThreadPool::worker() noexcept {
   for (;;) {
-    Req *r;
+    PoolJob *job;
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [this] { return head_ != nullptr; });
-      r = head_;
-      head_ = r->q_next;
-      if (head_) head_->q_prev = nullptr; else tail_ = nullptr;
-      r->q_next = r->q_prev = nullptr;
+      job = head_;
+      head_ = job->next;
+      if (head_) head_->prev = nullptr; else tail_ = nullptr;
+      job->next = job->prev = nullptr;
     }
-    int64_t res = run_syscall(r, false);
-    r->loop->pool_done(r, res);
+    job->run(job);  // from here on the job is its owner's again
   }
 }
 

@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: MIT
-// threadpool.hh - the process-wide thread pool that runs blocking operations for
-// the readiness backends (regular files, path operations, tide_work), like libuv's.
-// TIDE_THREADPOOL_SIZE threads (default 4, 1..128), started on first use. A job is
-// a request; when it is done the worker hands the result to the request's loop
-// (Loop::pool_done, thread-safe), which wakes the loop through its eventfd.
+// threadpool.hh - the process-wide thread pool that runs blocking work for the
+// readiness backends (regular files, path operations, tide_work), like libuv's.
+// TIDE_THREADPOOL_SIZE threads (default 4, 1..128), started on first use.
+//
+// A leaf: it knows nothing of loops or requests. A job is a PoolJob embedded in
+// its owner's object; a worker thread calls job->run(job), which does the work and
+// hands the result back to the owner (thread-safely: the request engine puts it
+// on its loop's list of finished jobs and wakes the loop). The pool touches a job
+// only while it is queued, so run() may reuse the links.
 #pragma once
 #include <condition_variable>
 #include <mutex>
@@ -12,15 +16,20 @@
 
 namespace tide {
 
-struct Req;
+struct PoolJob {
+  PoolJob *next = nullptr, *prev = nullptr;  // the pool's queue while queued
+  void (*run)(PoolJob *job) noexcept = nullptr;  // on a worker thread
+};
 
 class ThreadPool {
  public:
   static ThreadPool &instance() noexcept;
-  // Queue r (FIFO). Returns 0 or -ENOMEM/-EAGAIN when no thread can be started.
-  int submit(Req *r) noexcept;
-  // Remove r if no thread has picked it up yet: true if removed.
-  bool cancel(Req *r) noexcept;
+  // Queue job (FIFO); job->run must be set. Returns 0 or -ENOMEM/-EAGAIN when no
+  // thread can be started.
+  int submit(PoolJob *job) noexcept;
+  // Remove job if no thread has picked it up yet: true if removed (run() will
+  // not be called), false if it is running or has run.
+  bool cancel(PoolJob *job) noexcept;
 
  private:
   ThreadPool() = default;
@@ -30,7 +39,7 @@ class ThreadPool {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  Req *head_ = nullptr, *tail_ = nullptr;
+  PoolJob *head_ = nullptr, *tail_ = nullptr;
   std::vector<std::thread> threads_;
   bool started_ = false;
 };
