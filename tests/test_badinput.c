@@ -754,3 +754,58 @@ Test(bad, stale_bytes_of_a_finished_request_do_not_block_submit) {
   cr_assert_eq(tide_run(loop, TIDE_RUN_DEFAULT), 0);
   tt_free(loop);
 }
+
+/* ------------------------------------------------------------ huge fd numbers */
+
+/* Resident set size in bytes (/proc/self/statm, second field). */
+static size_t rss_bytes(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  unsigned long size = 0, resident = 0;
+  cr_assert_not_null(f);
+  cr_assert_eq(fscanf(f, "%lu %lu", &size, &resident), 2);
+  fclose(f);
+  return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* A large fd number that names no open file gets -EBADF at once, in O(1) memory:
+ * the fd table must not grow to the number first (it used to take 262 MB for fd
+ * 10,000,000, and -ENOMEM instead of -EBADF near INT_MAX). */
+Test(bad, huge_unopened_fd_costs_no_memory) {
+  static const int fds[] = {10000000, 100000000, 0x7ffffff0};
+  const size_t slack = 16u << 20; /* far below what a table up to fd 10^7 costs */
+  tide_loop *loop = tt_loop();
+  int is_select = strcmp(tide_loop_backend(loop), "select") == 0;
+  for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
+    size_t before = rss_bytes();
+    tide_io w;
+    memset(&w, 0, sizeof w);
+    cr_assert_eq(tide_io_init(&w, io_cb, fds[i], TIDE_READ), 0);
+    int rc = tide_io_start(loop, &w);
+    /* select cannot watch fds >= FD_SETSIZE at all: -ERANGE, before any lookup. */
+    cr_assert_eq(rc, is_select ? -ERANGE : -EBADF, "fd %d: %s", fds[i], tide_strerror(rc));
+    cr_assert_eq(tide_is_active(&w), 0);
+
+    /* A request on it fails in its callback, as the kernel would fail it. */
+    tt_req r;
+    char buf[4];
+    tt_req_init(&r);
+    cr_assert_eq(tide_recv(loop, &r.req, fds[i], buf, sizeof buf, 0, 0, tt_req_cb), 0);
+    cr_assert_eq(tide_run(loop, TIDE_RUN_DEFAULT), 0); /* returns once the request is done */
+    cr_assert_eq(r.calls, 1, "fd %d: %d callbacks", fds[i], r.calls);
+    cr_assert_eq(r.res, -EBADF, "fd %d: %zd", fds[i], r.res);
+
+    size_t after = rss_bytes();
+    cr_assert_lt(after, before + slack, "fd %d: RSS grew from %zu to %zu bytes", fds[i], before,
+                 after);
+  }
+  /* The loop is still usable with ordinary fds. */
+  int p[2];
+  tt_pipe(p);
+  tide_io w;
+  memset(&w, 0, sizeof w);
+  cr_assert_eq(tide_io_init(&w, io_cb, p[0], TIDE_READ), 0);
+  cr_assert_eq(tide_io_start(loop, &w), 0);
+  cr_assert_eq(tide_io_stop(loop, &w), 0);
+  tt_close2(p);
+  tt_free(loop);
+}

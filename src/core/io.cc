@@ -7,6 +7,7 @@
 // (the kernel then forgot the old registration): its start forces one update.
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <new>
@@ -38,8 +39,17 @@ void Loop::fd_mark(int fd) noexcept {
 // (each fd listed at most once) never allocates.
 int Loop::ensure_fd(int fd) noexcept {
   if (static_cast<size_t>(fd) < fds_.size()) return 0;
+  // Validate before growing: a number that names no open file costs no memory,
+  // however large it is (the table would otherwise grow to it first).
+  if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) return -EBADF;
+  // An open fd lies below RLIMIT_NOFILE (unless the limit was lowered after it was
+  // opened): the doubling never grows the table past the limit, only to fd itself.
+  struct rlimit lim;
+  size_t cap = getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY
+                   ? static_cast<size_t>(lim.rlim_cur)
+                   : SIZE_MAX;
   try {
-    size_t n = std::max(static_cast<size_t>(fd) + 1, fds_.size() * 2);
+    size_t n = std::max(static_cast<size_t>(fd) + 1, std::min(fds_.size() * 2, cap));
     fds_.resize(n);
     changes_.reserve(n);
   } catch (const std::bad_alloc &) {

@@ -45,7 +45,8 @@ void Loop::req_link_fd(Req *r) noexcept {
 }
 
 void Loop::req_unlink_fd(Req *r) noexcept {
-  if (r->fd < 0 || !op_has_fd(r->op)) return;
+  // Not linked: no fd, or one that was never in the table (req_submit's -EBADF).
+  if (r->fd < 0 || !op_has_fd(r->op) || static_cast<size_t>(r->fd) >= fds_.size()) return;
   FdState &st = fds_[r->fd];
   if (r->fd_prev) r->fd_prev->fd_next = r->fd_next; else if (st.reqs == r) st.reqs = r->fd_next;
   if (r->fd_next) r->fd_next->fd_prev = r->fd_prev;
@@ -87,6 +88,14 @@ Route Loop::choose_route(Req *r) noexcept {
 int Loop::req_submit(Req *r) noexcept {
   if (r->fd >= 0 && op_has_fd(r->op)) {
     int e = ensure_fd(r->fd);
+    if (e == -EBADF) {
+      // A number past the fd table that names no open file: the operation fails
+      // as the kernel would fail it, in the callback, and the table stays as it is.
+      r->route = Route::immediate;
+      activate(r);
+      req_done(r, -EBADF);
+      return 0;
+    }
     if (e < 0) return e;
   }
   if (r->op == TIDE_OP_CLOSE) {
