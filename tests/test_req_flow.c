@@ -670,6 +670,27 @@ Test(flow, timeout_on_a_recv_that_never_gets_data) {
   tt_free(loop);
 }
 
+/* A sleep that ends before its timeout completes with 0 when the sleep ends (on
+ * io_uring the sleep's own timespec used to be overwritten by the link timeout's
+ * deadline, so a 10 ms sleep with a 2 s timeout ended after 2 s with -ETIMEDOUT). */
+Test(flow, a_sleep_shorter_than_its_timeout_ends_on_time) {
+  tide_loop *loop = req_loop();
+  tt_req s;
+  tt_req_init(&s);
+  cr_assert_eq(tide_req_set_timeout(&s.req, TT_SEC(2)), 0);
+  uint64_t t0 = tt_now_ns();
+  cr_assert_eq(tide_sleep(loop, &s.req, TT_MS(10), tt_req_cb), 0);
+  cr_assert(tt_run_until(loop, &s.calls, 1, TT_SEC(5)));
+  cr_assert_eq(s.res, 0, "sleep: %zd (%s)", s.res, tide_strerror((int)s.res));
+  cr_assert_geq(s.at_ns - t0, TT_MS(10), "the sleep ended early");
+  cr_assert_lt(s.at_ns - t0, TT_SEC(1), "a 10 ms sleep took %llu ms",
+               (unsigned long long)((s.at_ns - t0) / 1000000));
+  /* The timeout is gone with it: nothing more arrives. */
+  tt_run_for0(loop, TT_MS(30));
+  cr_assert_eq(s.calls, 1);
+  tt_free(loop);
+}
+
 Test(flow, timeout_on_a_pipe_read_and_a_long_sleep) {
   tide_loop *loop = req_loop();
   int p[2];

@@ -94,10 +94,12 @@ struct Req : Watcher, HeapEntry, PoolJob {
 
 // Whether a native request's timeout is a kernel-linked timeout
 // (IORING_OP_LINK_TIMEOUT on each SQE); multishot and multi-SQE operations use
-// the loop's timer heap instead.
+// the loop's timer heap instead, and so does a sleep: it is itself an
+// IORING_OP_TIMEOUT whose timespec (Req::kts, read by the kernel only when the
+// SQEs are submitted) a link timeout would overwrite with its deadline.
 inline bool native_link_timeout(const Req *r) {
   return r->deadline && r->op != TIDE_OP_SENDFILE && r->op != TIDE_OP_RECV_POOL &&
-         !(r->flags & TIDE_MULTISHOT);
+         r->op != TIDE_OP_SLEEP && !(r->flags & TIDE_MULTISHOT);
 }
 
 // Stream operations keep their submit order per fd and direction on every
