@@ -12,7 +12,8 @@
  *   --seconds S          how long to send, may be fractional (default 3)
  *   --size B             message size in bytes, 1..67108864 (default 64)
  *   --backend NAME       libtide backend for this program (default: the best one;
- *                        with --backend the TIDE_BACKEND variable is ignored)
+ *                        with --backend the TIDE_BACKEND variable is ignored);
+ *                        a comma list (epoll,poll) runs the best of those
  *   --grace S            after the run, how long outstanding echoes may take to
  *                        arrive before they count as errors (default 5)
  *   --connect-timeout S  how long connecting may take (default 10)
@@ -245,7 +246,8 @@ static void die(int status, const char *fmt, ...) {
 static void usage(FILE *f) {
   fprintf(f,
           "usage: " PROG " --port N [--conns C] [--seconds S] [--size B]\n"
-          "                 [--backend uring|epoll|poll|select] [--grace S] [--connect-timeout S]\n");
+          "                 [--backend uring|epoll|poll|select] [--grace S] [--connect-timeout S]\n"
+          "  --backend also takes a comma list (epoll,poll): the best of those runs\n");
 }
 
 /* ---------------------------------------------------------------- connection life */
@@ -521,14 +523,6 @@ static void grace_timer_cb(tide_loop *loop, tide_timer *w, unsigned revents) {
 
 /* ---------------------------------------------------------------- setup */
 
-static unsigned backend_bit(const char *name) {
-  if (strcmp(name, "uring") == 0 || strcmp(name, "io_uring") == 0) return TIDE_BACKEND_URING;
-  if (strcmp(name, "epoll") == 0) return TIDE_BACKEND_EPOLL;
-  if (strcmp(name, "poll") == 0) return TIDE_BACKEND_POLL;
-  if (strcmp(name, "select") == 0) return TIDE_BACKEND_SELECT;
-  return 0;
-}
-
 static int parse_ulong(const char *s, unsigned long lo, unsigned long hi, unsigned long *out) {
   char *end;
   unsigned long v;
@@ -603,7 +597,7 @@ static void open_conn(struct lconn *c, const struct sockaddr_in *sa) {
 
 int main(int argc, char **argv) {
   unsigned long port = 0, conns = 1, size = 64;
-  int have_port = 0, i, r;
+  int have_port = 0, i, r, backends = 0;
   const char *backend = NULL, *why;
   struct tide_loop_options opt;
   struct sockaddr_in sa;
@@ -655,7 +649,8 @@ int main(int argc, char **argv) {
     } else if (strcmp(name, "--connect-timeout") == 0) {
       if (parse_seconds(val, &L.connect_ns) < 0) die(EXIT_USAGE, "bad --connect-timeout '%s'", val);
     } else if (strcmp(name, "--backend") == 0) {
-      if (backend_bit(val) == 0) die(EXIT_USAGE, "unknown backend '%s' (uring, epoll, poll, select)", val);
+      backends = tide_backend_from_name(val);
+      if (backends < 0) die(EXIT_USAGE, "unknown backend '%s' (uring, epoll, poll, select)", val);
       backend = val;
     } else {
       fprintf(stderr, PROG ": unknown option %s\n", a);
@@ -688,7 +683,7 @@ int main(int argc, char **argv) {
   memset(&opt, 0, sizeof opt);
   opt.size = sizeof opt;
   if (backend) {
-    opt.backends = backend_bit(backend);
+    opt.backends = (unsigned)backends;
     opt.flags = TIDE_LOOP_NOENV;
     if (!(tide_backends_built() & opt.backends))
       die(EXIT_NOBACKEND, "backend %s is not built into this libtide (configured without it)", backend);

@@ -14,8 +14,10 @@
  *   --backend NAME  run exactly this libtide backend (the TIDE_BACKEND
  *                   environment variable is then ignored: TIDE_LOOP_NOENV).
  *                   If the build or the kernel lacks it, the server says so
- *                   and exits with status 3. Without --backend the loop picks
- *                   the best backend available (TIDE_BACKEND narrows it).
+ *                   and exits with status 3. A comma list (epoll,poll) runs
+ *                   the best of those backends that is available. Without
+ *                   --backend the loop picks the best backend available
+ *                   (TIDE_BACKEND narrows it).
  *   --max-conns N   connections served at once (default 10000); beyond that
  *                   the server stops accepting, and new clients wait in the
  *                   listen backlog until a connection closes.
@@ -197,7 +199,8 @@ static void usage(FILE *f) {
           "usage: " PROG " [--port N] [--backend uring|epoll|poll|select] [--max-conns N]\n"
           "                   [--mode watchers|requests]\n"
           "  --port N        port on 127.0.0.1, 0 = any (default 7777); prints \"port N\" first\n"
-          "  --backend NAME  use exactly this libtide backend (exit 3 if unavailable)\n"
+          "  --backend NAME  use exactly this libtide backend (exit 3 if unavailable);\n"
+          "                  NAME,NAME,... runs the best of those\n"
           "  --max-conns N   maximum simultaneous connections (default 10000)\n"
           "  --mode MODE     watchers (io watchers, default) or requests (completion requests)\n");
 }
@@ -215,26 +218,15 @@ static int parse_ulong(const char *s, unsigned long lo, unsigned long hi, unsign
   return 0;
 }
 
-/* Map a --backend name to its TIDE_BACKEND_* bit; 0 if unknown. */
-static unsigned backend_bit(const char *name) {
-  if (strcmp(name, "uring") == 0 || strcmp(name, "io_uring") == 0) return TIDE_BACKEND_URING;
-  if (strcmp(name, "epoll") == 0) return TIDE_BACKEND_EPOLL;
-  if (strcmp(name, "poll") == 0) return TIDE_BACKEND_POLL;
-  if (strcmp(name, "select") == 0) return TIDE_BACKEND_SELECT;
-  return 0;
-}
-
+/* The names of the backends usable here, best first, separated by spaces. */
 static void supported_list(char *out, size_t outsz) {
-  static const struct { unsigned bit; const char *name; } names[] = {
-      {TIDE_BACKEND_URING, "uring"}, {TIDE_BACKEND_EPOLL, "epoll"},
-      {TIDE_BACKEND_POLL, "poll"}, {TIDE_BACKEND_SELECT, "select"}};
-  unsigned mask = tide_backends_supported();
-  size_t i, used = 0;
+  unsigned mask = tide_backends_supported(), bit;
+  size_t used = 0;
   out[0] = '\0';
-  for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+  for (bit = 1; bit & TIDE_BACKEND_ALL; bit <<= 1) {
     int n;
-    if (!(mask & names[i].bit)) continue;
-    n = snprintf(out + used, outsz - used, "%s%s", used ? " " : "", names[i].name);
+    if (!(mask & bit)) continue;
+    n = snprintf(out + used, outsz - used, "%s%s", used ? " " : "", tide_backend_name(bit));
     if (n < 0 || (size_t)n >= outsz - used) break; /* truncated: good enough for a message */
     used += (size_t)n;
   }
@@ -939,6 +931,7 @@ static void stop_cb(tide_loop *loop, tide_async *w, unsigned revents) {
 int main(int argc, char **argv) {
   unsigned long port = 7777, max_conns = 10000;
   const char *backend = NULL;
+  int backends = 0;
   struct tide_loop_options opt;
   struct sockaddr_in addr;
   socklen_t alen = sizeof addr;
@@ -977,7 +970,8 @@ int main(int argc, char **argv) {
       if (parse_ulong(val, 1, 1000000, &max_conns) < 0)
         die(EXIT_USAGE, "bad --max-conns '%s' (1..1000000)", val);
     } else if (strcmp(name, "--backend") == 0) {
-      if (backend_bit(val) == 0) die(EXIT_USAGE, "unknown backend '%s' (uring, epoll, poll, select)", val);
+      backends = tide_backend_from_name(val);
+      if (backends < 0) die(EXIT_USAGE, "unknown backend '%s' (uring, epoll, poll, select)", val);
       backend = val;
     } else if (strcmp(name, "--mode") == 0) {
       if (strcmp(val, "watchers") == 0)
@@ -1011,7 +1005,7 @@ int main(int argc, char **argv) {
   opt.size = sizeof opt;
   if (backend) {
     char list[64];
-    opt.backends = backend_bit(backend);
+    opt.backends = (unsigned)backends;
     opt.flags = TIDE_LOOP_NOENV;
     supported_list(list, sizeof list);
     if (!(tide_backends_built() & opt.backends))

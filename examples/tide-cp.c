@@ -8,6 +8,8 @@
  *   --backend NAME  run exactly this libtide backend (the TIDE_BACKEND
  *                   environment variable is then ignored). If the build or the
  *                   kernel lacks it, tide-cp says so and exits with status 3.
+ *                   A comma list (epoll,poll) runs the best of those backends
+ *                   that is available.
  *   --depth N       reads kept in flight at once, 1..1024 (default 8)
  *   --chunk BYTES   bytes per read, 1..1 GiB (default 256 KiB); a K, M or G
  *                   suffix multiplies by 1024, 1024^2, 1024^3
@@ -119,7 +121,8 @@ static void die(int status, const char *fmt, ...) {
 static void usage(FILE *f) {
   fprintf(f,
           "usage: " PROG " [--backend uring|epoll|poll|select] [--depth N] [--chunk BYTES] SRC DST\n"
-          "  --backend NAME  use exactly this libtide backend (exit 3 if unavailable)\n"
+          "  --backend NAME  use exactly this libtide backend (exit 3 if unavailable);\n"
+          "                  NAME,NAME,... runs the best of those\n"
           "  --depth N       reads in flight, 1..%lu (default %lu)\n"
           "  --chunk BYTES   bytes per read, 1..1G, K/M/G suffixes (default 256K)\n",
           MAX_DEPTH, DEFAULT_DEPTH);
@@ -327,14 +330,6 @@ static void open_cb(tide_loop *loop, tide_req *req, ssize_t res) {
 
 /* ---------------------------------------------------------------- setup */
 
-static unsigned backend_bit(const char *name) {
-  if (strcmp(name, "uring") == 0 || strcmp(name, "io_uring") == 0) return TIDE_BACKEND_URING;
-  if (strcmp(name, "epoll") == 0) return TIDE_BACKEND_EPOLL;
-  if (strcmp(name, "poll") == 0) return TIDE_BACKEND_POLL;
-  if (strcmp(name, "select") == 0) return TIDE_BACKEND_SELECT;
-  return 0;
-}
-
 /* A count with an optional K, M or G suffix (powers of 1024), lo..hi. */
 static int parse_size(const char *s, unsigned long lo, unsigned long hi, unsigned long *out) {
   char *end;
@@ -372,7 +367,7 @@ int main(int argc, char **argv) {
   const char *backend = NULL, *why, *paths[2];
   struct tide_loop_options opt;
   struct stat st_src, st_dst;
-  int i, r, npaths = 0, status;
+  int i, r, npaths = 0, status, backends = 0;
   size_t k;
 
   for (i = 1; i < argc; i++) {
@@ -419,7 +414,8 @@ int main(int argc, char **argv) {
     } else if (strcmp(name, "--chunk") == 0) {
       if (parse_size(val, 1, MAX_CHUNK, &chunk) < 0) die(EXIT_USAGE, "bad --chunk '%s' (1..1G)", val);
     } else if (strcmp(name, "--backend") == 0) {
-      if (backend_bit(val) == 0) die(EXIT_USAGE, "unknown backend '%s' (uring, epoll, poll, select)", val);
+      backends = tide_backend_from_name(val);
+      if (backends < 0) die(EXIT_USAGE, "unknown backend '%s' (uring, epoll, poll, select)", val);
       backend = val;
     } else {
       fprintf(stderr, PROG ": unknown option %s\n", a);
@@ -460,7 +456,7 @@ int main(int argc, char **argv) {
   memset(&opt, 0, sizeof opt);
   opt.size = sizeof opt;
   if (backend) {
-    opt.backends = backend_bit(backend);
+    opt.backends = (unsigned)backends;
     opt.flags = TIDE_LOOP_NOENV;
     if (!(tide_backends_built() & opt.backends))
       die(EXIT_NOBACKEND, "backend %s is not built into this libtide (configured without it)", backend);

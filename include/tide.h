@@ -108,6 +108,23 @@ TIDE_API unsigned tide_backends_supported(void) TIDE_NOEXCEPT;
  * Never fails. Thread-safe. */
 TIDE_API unsigned tide_backends_built(void) TIDE_NOEXCEPT;
 
+/* tide_backend_from_name - the TIDE_BACKEND_* mask that names spells: one backend
+ * name or a comma-separated list ("epoll,poll"), the syntax of the TIDE_BACKEND
+ * environment variable, for programs that take a backend on their command line.
+ * Names: "uring" or "io_uring", "epoll", "poll", "select"; exact and
+ * case-sensitive; commas and spaces between names are skipped.
+ * Returns the mask (> 0), or -EINVAL when names is NULL, holds no name, or holds
+ * a name that is not a backend's. Whether the backends are built or allowed by
+ * the kernel is another question: tide_backends_built(), tide_backends_supported().
+ * Never fails otherwise. Thread-safe. */
+TIDE_API int tide_backend_from_name(const char *names) TIDE_NOEXCEPT;
+
+/* tide_backend_name - the name of one backend: "io_uring", "epoll", "poll" or
+ * "select" for TIDE_BACKEND_URING, _EPOLL, _POLL, _SELECT, the same string
+ * tide_loop_backend() reports for a loop running it. Returns a static string, or
+ * NULL when backend is not exactly one of those bits. Thread-safe. */
+TIDE_API const char *tide_backend_name(unsigned backend) TIDE_NOEXCEPT;
+
 /* ---------------------------------------------------------------- loops */
 
 typedef struct tide_loop tide_loop; /* opaque */

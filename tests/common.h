@@ -51,30 +51,18 @@ static inline void tt_spin_ns(uint64_t ns) {
 }
 
 /* The backend bit and the name tide_loop_backend() must report for the value of
- * TIDE_TEST_BACKEND. Returns 0 (and *name NULL) when unset or empty, and
- * fails the test for an unknown value. */
+ * TIDE_TEST_BACKEND (one backend, spelt as tide_backend_from_name() reads it).
+ * Returns 0 (and *name NULL) when unset or empty, and fails the test for an
+ * unknown value or a list of several backends. */
 static inline unsigned tt_backend_bit(const char **name) {
   const char *env = getenv("TIDE_TEST_BACKEND");
   *name = NULL;
   if (env == NULL || *env == '\0') return 0;
-  if (strcmp(env, "uring") == 0 || strcmp(env, "io_uring") == 0) {
-    *name = "io_uring";
-    return TIDE_BACKEND_URING;
-  }
-  if (strcmp(env, "epoll") == 0) {
-    *name = "epoll";
-    return TIDE_BACKEND_EPOLL;
-  }
-  if (strcmp(env, "poll") == 0) {
-    *name = "poll";
-    return TIDE_BACKEND_POLL;
-  }
-  if (strcmp(env, "select") == 0) {
-    *name = "select";
-    return TIDE_BACKEND_SELECT;
-  }
-  cr_assert_fail("unknown TIDE_TEST_BACKEND '%s' (want uring, epoll, poll or select)", env);
-  return 0;
+  int bit = tide_backend_from_name(env);
+  *name = bit > 0 ? tide_backend_name((unsigned)bit) : NULL;
+  if (*name == NULL)
+    cr_assert_fail("unknown TIDE_TEST_BACKEND '%s' (want one of uring, epoll, poll or select)", env);
+  return (unsigned)bit;
 }
 
 /* Options for a loop on the backend under test (NOENV: the library's own

@@ -48,12 +48,9 @@ Test(loop, new_runs_requested_backend) {
   tide_loop *loop = tt_loop(); /* asserts the backend name */
   const char *name = tide_loop_backend(loop);
   unsigned sup = tide_backends_supported();
-  unsigned have = 0;
-  if (strcmp(name, "io_uring") == 0) have = TIDE_BACKEND_URING;
-  else if (strcmp(name, "epoll") == 0) have = TIDE_BACKEND_EPOLL;
-  else if (strcmp(name, "poll") == 0) have = TIDE_BACKEND_POLL;
-  else if (strcmp(name, "select") == 0) have = TIDE_BACKEND_SELECT;
-  cr_assert_neq(have, 0u, "unknown backend name '%s'", name);
+  int bits = tide_backend_from_name(name);
+  unsigned have = bits > 0 ? (unsigned)bits : 0u;
+  cr_assert_not_null(tide_backend_name(have), "unknown backend name '%s'", name);
   cr_assert(sup & have, "loop runs '%s' but tide_backends_supported()=%#x lacks it", name, sup);
   if (bit != 0)
     cr_assert_null(tide_loop_fallback_reason(loop),
@@ -129,6 +126,36 @@ Test(loop, backends_built_mask) {
     o.flags = TIDE_LOOP_NOENV;
     cr_assert_eq(tide_loop_new(&l, &o), -ENOSYS);
   }
+}
+
+Test(loop, backend_names) {
+  static const struct { unsigned bit; const char *name; } all[] = {
+    {TIDE_BACKEND_URING, "io_uring"}, {TIDE_BACKEND_EPOLL, "epoll"},
+    {TIDE_BACKEND_POLL, "poll"}, {TIDE_BACKEND_SELECT, "select"}};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+    cr_assert_str_eq(tide_backend_name(all[i].bit), all[i].name);
+    cr_assert_eq(tide_backend_from_name(all[i].name), (int)all[i].bit, "%s", all[i].name);
+  }
+  cr_assert_eq(tide_backend_from_name("uring"), (int)TIDE_BACKEND_URING, "the short spelling");
+  cr_assert_eq(tide_backend_from_name("epoll,poll"), (int)(TIDE_BACKEND_EPOLL | TIDE_BACKEND_POLL));
+  cr_assert_eq(tide_backend_from_name(" select , uring "), (int)(TIDE_BACKEND_SELECT | TIDE_BACKEND_URING));
+  cr_assert_eq(tide_backend_from_name(NULL), -EINVAL);
+  cr_assert_eq(tide_backend_from_name(""), -EINVAL);
+  cr_assert_eq(tide_backend_from_name(" , "), -EINVAL);
+  cr_assert_eq(tide_backend_from_name("kqueue"), -EINVAL);
+  cr_assert_eq(tide_backend_from_name("epoll,kqueue"), -EINVAL, "one unknown name spoils the list");
+  cr_assert_eq(tide_backend_from_name("EPOLL"), -EINVAL, "names are case-sensitive");
+  cr_assert_eq(tide_backend_from_name("epol"), -EINVAL, "no prefixes");
+  cr_assert_null(tide_backend_name(0));
+  cr_assert_null(tide_backend_name(TIDE_BACKEND_EPOLL | TIDE_BACKEND_POLL));
+  cr_assert_null(tide_backend_name(0x100));
+  /* The loop under test reports the name of its backend. */
+  const char *want;
+  unsigned bit = tt_backend_bit(&want);
+  tide_loop *loop = tt_loop();
+  if (bit) cr_assert_str_eq(tide_loop_backend(loop), tide_backend_name(bit));
+  cr_assert_gt(tide_backend_from_name(tide_loop_backend(loop)), 0);
+  tt_free(loop);
 }
 
 Test(loop, new_with_null_options) {

@@ -87,15 +87,12 @@ static void timer_cb(tide_loop *loop, tide_timer *w, unsigned revents) {
   tide_stop(loop);
 }
 
-/* "uring" -> TIDE_BACKEND_URING ...; "auto" or absent -> 0 (the best the kernel has). */
+/* A backend name, as tide_backend_from_name() reads it -> its TIDE_BACKEND_* bit;
+ * "auto" or absent -> 0 (the best the kernel has). */
 static unsigned backend_bit(const char *name) {
-  static const struct { const char *name; unsigned bit; } all[] = {
-    {"uring", TIDE_BACKEND_URING}, {"epoll", TIDE_BACKEND_EPOLL},
-    {"poll", TIDE_BACKEND_POLL},   {"select", TIDE_BACKEND_SELECT}, {"auto", 0}};
-  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-    if (!strcmp(name, all[i].name)) return all[i].bit;
-  usage_exit("--backend must be uring, epoll, poll, select or auto");
-  return 0;
+  int bits = strcmp(name, "auto") ? tide_backend_from_name(name) : 0;
+  if (bits < 0) usage_exit("--backend must be uring, epoll, poll, select or auto");
+  return (unsigned)bits;
 }
 
 static tide_loop *open_loop(const char *name) {

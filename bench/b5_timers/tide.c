@@ -56,20 +56,11 @@
 
 static tide_timer *timers;
 
+/* "any" or "auto" -> 0 (libtide picks); a backend name -> its TIDE_BACKEND_* bit. */
 static unsigned backend_bit(const char *name) {
-  static const struct {
-    const char *name;
-    unsigned bit;
-  } all[] = {{"uring", TIDE_BACKEND_URING},
-             {"epoll", TIDE_BACKEND_EPOLL},
-             {"poll", TIDE_BACKEND_POLL},
-             {"select", TIDE_BACKEND_SELECT},
-             {"any", 0},
-             {"auto", 0}};
-  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-    if (!strcmp(name, all[i].name)) return all[i].bit;
-  usage_exit("--backend must be any, uring, epoll, poll or select");
-  return 0;
+  int bits = strcmp(name, "any") && strcmp(name, "auto") ? tide_backend_from_name(name) : 0;
+  if (bits < 0) usage_exit("--backend must be any, uring, epoll, poll or select");
+  return (unsigned)bits;
 }
 
 static tide_loop *open_loop(const char *name) {

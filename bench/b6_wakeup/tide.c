@@ -56,20 +56,12 @@ static unsigned backend_bit_;
 static const char *backend_name_;
 
 static void peer_global_init(int argc, char **argv) {
-  static const struct {
-    const char *name;
-    unsigned bit;
-  } all[] = {{"uring", TIDE_BACKEND_URING},
-             {"epoll", TIDE_BACKEND_EPOLL},
-             {"poll", TIDE_BACKEND_POLL},
-             {"select", TIDE_BACKEND_SELECT},
-             {"any", 0},
-             {"auto", 0}};
-  backend_name_ = bench_arg_str(argc, argv, "backend", "any");
-  size_t i = 0;
-  while (i < sizeof all / sizeof all[0] && strcmp(backend_name_, all[i].name)) i++;
-  if (i == sizeof all / sizeof all[0]) usage_exit("--backend must be any, uring, epoll, poll or select");
-  backend_bit_ = all[i].bit;
+  /* "any" or "auto" -> 0 (libtide picks); a backend name -> its TIDE_BACKEND_* bit. */
+  const char *name = bench_arg_str(argc, argv, "backend", "any");
+  int bits = strcmp(name, "any") && strcmp(name, "auto") ? tide_backend_from_name(name) : 0;
+  backend_name_ = name;
+  if (bits < 0) usage_exit("--backend must be any, uring, epoll, poll or select");
+  backend_bit_ = (unsigned)bits;
   if (backend_bit_ && !(tide_backends_supported() & backend_bit_)) {
     fprintf(stderr, PEER ": backend %s is not available on this kernel/build\n", backend_name_);
     exit(3);

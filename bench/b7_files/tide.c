@@ -66,14 +66,11 @@ static void on_read(tide_loop *loop, tide_req *req, ssize_t res) {
   if (!g.failed && g.submitted < g.ops) submit(loop, s);
 }
 
+/* "any" -> 0 (libtide picks); a backend name -> its TIDE_BACKEND_* bit. */
 static unsigned backend_bit(const char *name) {
-  if (!strcmp(name, "uring")) return TIDE_BACKEND_URING;
-  if (!strcmp(name, "epoll")) return TIDE_BACKEND_EPOLL;
-  if (!strcmp(name, "poll")) return TIDE_BACKEND_POLL;
-  if (!strcmp(name, "select")) return TIDE_BACKEND_SELECT;
-  if (!strcmp(name, "any")) return 0;
-  bench_die("unknown --backend=%s", name);
-  return 0;
+  int bits = strcmp(name, "any") ? tide_backend_from_name(name) : 0;
+  if (bits < 0) bench_die("unknown --backend=%s", name);
+  return (unsigned)bits;
 }
 
 int main(int argc, char **argv) {

@@ -69,13 +69,9 @@ static void prepare_cb(tide_loop *loop, tide_prepare *w, unsigned revents) {
 }
 
 static unsigned backend_bit(const char *name) {
-  static const struct { const char *name; unsigned bit; } all[] = {
-    {"uring", TIDE_BACKEND_URING}, {"epoll", TIDE_BACKEND_EPOLL},
-    {"poll", TIDE_BACKEND_POLL},   {"select", TIDE_BACKEND_SELECT}, {"auto", 0}};
-  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-    if (!strcmp(name, all[i].name)) return all[i].bit;
-  usage_exit("--backend must be uring, epoll, poll, select or auto");
-  return 0;
+  int bits = strcmp(name, "auto") ? tide_backend_from_name(name) : 0;
+  if (bits < 0) usage_exit("--backend must be uring, epoll, poll, select or auto");
+  return (unsigned)bits;
 }
 
 static tide_loop *open_loop(const char *name) {

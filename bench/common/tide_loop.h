@@ -16,14 +16,11 @@
 #include "bench.h"
 
 static inline tide_loop *new_loop(const char *backend) {
-  static const struct { const char *name; unsigned bit; } names[] = {
-      {"uring", TIDE_BACKEND_URING}, {"epoll", TIDE_BACKEND_EPOLL},
-      {"poll", TIDE_BACKEND_POLL}, {"select", TIDE_BACKEND_SELECT}};
   struct tide_loop_options o = {.size = sizeof o, .flags = TIDE_LOOP_NOENV};
   if (backend) {
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-      if (!strcmp(backend, names[i].name)) o.backends = names[i].bit;
-    if (!o.backends) bench_die("--backend=%s: uring, epoll, poll or select", backend);
+    int bits = tide_backend_from_name(backend);
+    if (bits < 0) bench_die("--backend=%s: uring, epoll, poll or select", backend);
+    o.backends = (unsigned)bits;
   }
   tide_loop *l;
   int r = tide_loop_new(&l, &o);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// misc_api.cc - version, error strings, backend support.
+// misc_api.cc - version, error strings, backend names and support.
 #include <limits.h>
 #include <string.h>
 
@@ -42,6 +42,15 @@ TIDE_API unsigned tide_backends_built(void) noexcept {
   return TIDE_BACKEND_EPOLL | TIDE_BACKEND_POLL | TIDE_BACKEND_SELECT |
          (HAVE_LIBURING ? TIDE_BACKEND_URING : 0u);
 }
+
+TIDE_API int tide_backend_from_name(const char *names) noexcept {
+  if (!names) return -EINVAL;
+  bool unknown;
+  unsigned mask = backend_bits_from_names(names, &unknown);
+  return unknown || mask == 0 ? -EINVAL : static_cast<int>(mask);
+}
+
+TIDE_API const char *tide_backend_name(unsigned backend) noexcept { return backend_name(backend); }
 
 TIDE_API unsigned tide_backends_supported(void) noexcept {
   ErrnoGuard keep;

@@ -94,6 +94,12 @@ int make_epoll_backend(std::unique_ptr<Backend> *out, const BackendOptions &opt,
 int make_poll_backend(std::unique_ptr<Backend> *out, const BackendOptions &opt, std::string *why);
 int make_select_backend(std::unique_ptr<Backend> *out, const BackendOptions &opt, std::string *why);
 
+// Backend names (names.cc): "epoll,poll" -> mask of the names known, *unknown set
+// when the list also holds a name that is not one; one bit -> "io_uring", "epoll",
+// "poll", "select" (nullptr for anything else).
+unsigned backend_bits_from_names(const char *list, bool *unknown) noexcept;
+const char *backend_name(unsigned bit) noexcept;
+
 // Whether this build and the running kernel can run io_uring (probed once).
 bool uring_supported(std::string *why) noexcept;
 

@@ -28,7 +28,7 @@ class EpollBackend final : public Backend {
     epfd_ = epoll_create1(EPOLL_CLOEXEC);
     return epfd_ < 0 ? -errno : 0;
   }
-  const char *name() const noexcept override { return "epoll"; }
+  const char *name() const noexcept override { return backend_name(TIDE_BACKEND_EPOLL); }
 
   int update(int fd, unsigned old_ev, unsigned new_ev) noexcept override {
     auto always = std::find_if(always_.begin(), always_.end(),

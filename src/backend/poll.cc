@@ -17,7 +17,7 @@ namespace {
 
 class PollBackend final : public Backend {
  public:
-  const char *name() const noexcept override { return "poll"; }
+  const char *name() const noexcept override { return backend_name(TIDE_BACKEND_POLL); }
 
   int update(int fd, unsigned, unsigned new_ev) noexcept override {
     short events = static_cast<short>(((new_ev & kIoRead) ? POLLIN : 0) | ((new_ev & kIoWrite) ? POLLOUT : 0));

@@ -17,7 +17,7 @@ namespace {
 class SelectBackend final : public Backend {
  public:
   SelectBackend() { reinit(); }
-  const char *name() const noexcept override { return "select"; }
+  const char *name() const noexcept override { return backend_name(TIDE_BACKEND_SELECT); }
   int fd_limit() const noexcept override { return FD_SETSIZE; }
 
   int update(int fd, unsigned, unsigned new_ev) noexcept override {

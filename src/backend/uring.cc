@@ -217,7 +217,7 @@ class UringBackend final : public Backend {
     p.ring = nullptr;
   }
 
-  const char *name() const noexcept override { return "io_uring"; }
+  const char *name() const noexcept override { return backend_name(TIDE_BACKEND_URING); }
 
   int update(int fd, unsigned, unsigned new_ev) noexcept override {
     try {

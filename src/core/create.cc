@@ -2,7 +2,6 @@
 // create.cc - loop creation (backend choice and fallback), destruction and fork.
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <new>
 
@@ -15,31 +14,16 @@ namespace {
 
 struct BackendChoice {
   unsigned bit;
-  const char *env_name;
   int (*make)(std::unique_ptr<Backend> *, const BackendOptions &, std::string *);
 };
 
 // Best first (DESIGN.md section 2).
 const BackendChoice kChoices[] = {
-    {TIDE_BACKEND_URING, "uring", make_uring_backend},
-    {TIDE_BACKEND_EPOLL, "epoll", make_epoll_backend},
-    {TIDE_BACKEND_POLL, "poll", make_poll_backend},
-    {TIDE_BACKEND_SELECT, "select", make_select_backend},
+    {TIDE_BACKEND_URING, make_uring_backend},
+    {TIDE_BACKEND_EPOLL, make_epoll_backend},
+    {TIDE_BACKEND_POLL, make_poll_backend},
+    {TIDE_BACKEND_SELECT, make_select_backend},
 };
-
-// "epoll,poll" -> mask; unknown names are ignored ("io_uring" is accepted too).
-unsigned parse_backend_list(const char *s) {
-  unsigned mask = 0;
-  while (*s) {
-    size_t n = strcspn(s, ", ");
-    for (const BackendChoice &c : kChoices)
-      if (n == strlen(c.env_name) && strncmp(s, c.env_name, n) == 0) mask |= c.bit;
-    if (n == 8 && strncmp(s, "io_uring", 8) == 0) mask |= TIDE_BACKEND_URING;
-    s += n;
-    s += strspn(s, ", ");
-  }
-  return mask;
-}
 
 void append_reason(std::string *reason, const std::string &part) {
   if (!reason->empty()) *reason += "; ";
@@ -59,7 +43,8 @@ int Loop::create(Loop **out, const tide_loop_options &opt) noexcept {
     std::string reason;
     const char *env = (opt.flags & TIDE_LOOP_NOENV) ? nullptr : secure_getenv("TIDE_BACKEND");
     if (env && *env) {
-      unsigned m = parse_backend_list(env) & allowed;
+      bool unknown;  // unknown names are ignored, as libev ignores unknown LIBEV_FLAGS bits
+      unsigned m = backend_bits_from_names(env, &unknown) & allowed;
       if (m)
         allowed = m;
       else
