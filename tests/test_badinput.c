@@ -774,7 +774,7 @@ Test(bad, huge_unopened_fd_costs_no_memory) {
   static const int fds[] = {10000000, 100000000, 0x7ffffff0};
   const size_t slack = 16u << 20; /* far below what a table up to fd 10^7 costs */
   tide_loop *loop = tt_loop();
-  int is_select = strcmp(tide_loop_backend(loop), "select") == 0;
+  int is_select = tt_is(loop, "select");
   for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
     size_t before = rss_bytes();
     tide_io w;
