@@ -809,3 +809,39 @@ Test(bad, huge_unopened_fd_costs_no_memory) {
   tt_close2(p);
   tt_free(loop);
 }
+
+/* ------------------------------------------------------------ stale bytes */
+
+/* A watcher struct whose bytes are those of an earlier active state (copied by
+ * value while active and copied back after the stop, or memory a pool allocator
+ * hands out again) is not active: the loop checks its own records, not only the
+ * struct. It used to pass as active, and its stop overflowed the loop's list
+ * (idle, prepare, check, async) or unlinked a watcher that was not there. */
+Test(bad, stale_active_bytes_are_not_active, .init = setup_fd, .fini = teardown_fd) {
+  tide_loop *loop = tt_loop();
+  for (int k = 0; k < NTYPES; k++) {
+    union anyw w, other, saved;
+    memset(&w, 0, sizeof w);
+    memset(&other, 0, sizeof other);
+    cr_assert_eq(types[k].init(&w), 0, "%s", types[k].name);
+    cr_assert_eq(types[k].init(&other), 0, "%s", types[k].name);
+    cr_assert_eq(types[k].start(loop, &w), 0, "%s", types[k].name);
+    memcpy(&saved, &w, sizeof w); /* a copy of the active state */
+    cr_assert_eq(types[k].stop(loop, &w), 0, "%s", types[k].name);
+    memcpy(&w, &saved, sizeof w); /* ... copied back after the stop */
+    cr_assert_eq(tide_is_active(&w), 0, "%s: stale bytes pass as active", types[k].name);
+    cr_assert_eq(tide_is_pending(&w), 0, "%s", types[k].name);
+    /* The stop is a harmless no-op, also after the loop's records moved on. */
+    cr_assert_eq(types[k].start(loop, &other), 0, "%s", types[k].name);
+    cr_assert_eq(types[k].stop(loop, &w), 0, "%s", types[k].name);
+    cr_assert_eq(tide_is_active(&other), 1, "%s: the stale stop hit another watcher", types[k].name);
+    /* The struct is usable again, and the loop intact. */
+    cr_assert_eq(types[k].start(loop, &w), 0, "%s", types[k].name);
+    cr_assert_eq(tide_is_active(&w), 1, "%s", types[k].name);
+    cr_assert_eq(types[k].stop(loop, &w), 0, "%s", types[k].name);
+    cr_assert_eq(types[k].stop(loop, &other), 0, "%s", types[k].name);
+    cr_assert_eq(tide_is_active(&other), 0, "%s", types[k].name);
+  }
+  cr_assert_eq(tide_run(loop, TIDE_RUN_NOWAIT), 0);
+  cr_assert_eq(tide_loop_free(loop), 0, "the loop still counts a watcher");
+}

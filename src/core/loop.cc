@@ -59,6 +59,38 @@ void Loop::feed(Watcher *w, uint32_t revents) noexcept {
   ++pending_count_;
 }
 
+// Caller's bytes are checked against the loop's own structures only: an active
+// watcher must sit where its index says (list, heap) or in its fd's chain; a
+// pending watcher that is not active must be in its priority's queue (a walk, but
+// only tide_feed_event makes such watchers). Requests are checked by their route.
+bool Loop::records(const Watcher *w) const noexcept {
+  if (!w->active) {
+    int p = w->priority - TIDE_MINPRI;
+    if (p < 0 || p >= kPriorities) return false;
+    for (const Watcher *x = pending_[p].head; x; x = x->pend_next)
+      if (x == w) return true;
+    return false;
+  }
+  switch (w->kind) {
+    case Kind::io: {
+      const Io *io = static_cast<const Io *>(w);
+      if (io->fd < 0 || static_cast<size_t>(io->fd) >= fds_.size()) return false;
+      for (const Io *x = fds_[io->fd].head; x; x = x->fd_next)
+        if (x == io) return true;
+      return false;
+    }
+    case Kind::timer:
+      return timers_.holds(static_cast<const Timer *>(w));
+    case Kind::idle: case Kind::prepare: case Kind::check: case Kind::async: {
+      const std::vector<Watcher *> &list =
+          *const_cast<Loop *>(this)->list_for(w->kind);
+      return w->index < list.size() && list[w->index] == w;
+    }
+    default:
+      return true;  // requests: in flight by their route
+  }
+}
+
 void Loop::clear_pending(Watcher *w) noexcept {
   if (!w->pending()) return;
   int p = w->priority - TIDE_MINPRI;

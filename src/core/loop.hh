@@ -45,6 +45,9 @@ class Loop final : public Sink {
   // --- generic watcher operations (loop.cc) ---
   void feed(Watcher *w, uint32_t revents) noexcept;  // queue (or OR into) pending
   void clear_pending(Watcher *w) noexcept;
+  // Whether the loop's own records hold w as w's bytes claim (active: in its list,
+  // heap or fd chain; pending and inactive: in its pending queue).
+  bool records(const Watcher *w) const noexcept;
 
   // --- io watchers (io.cc) ---
   int io_start(Io *w) noexcept;
@@ -194,5 +197,9 @@ class Loop final : public Sink {
   tide_io wake_io_;  // internal io watcher on wake_fd_
   std::atomic<uint32_t> wake_pending_{0};
 };
+
+inline bool Watcher::held() const {
+  return loop && token == token_of(this, loop) && (active || pending()) && loop->records(this);
+}
 
 }  // namespace tide

@@ -32,6 +32,10 @@ class TimerHeap {
   uint64_t top_at() const noexcept { return slots_[0].at; }
   void pop() noexcept { erase(slots_[0].e); }
   size_t size() const noexcept { return slots_.size(); }
+  // Whether e is in this heap, by the heap's own slots (not e's bytes alone).
+  bool holds(const HeapEntry *e) const noexcept {
+    return e->heap_index < slots_.size() && slots_[e->heap_index].e == e;
+  }
   bool empty() const noexcept { return slots_.empty(); }
   // Debug/test aid: true if every parent <= its children and indexes match.
   bool valid() const noexcept;

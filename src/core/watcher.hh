@@ -46,7 +46,10 @@ struct Watcher {
     uint64_t x = reinterpret_cast<uintptr_t>(w) * 0x9E3779B97F4A7C15ull ^ reinterpret_cast<uintptr_t>(l);
     return static_cast<uint32_t>(x ^ (x >> 32)) | 1u;
   }
-  bool held() const { return loop && token == token_of(this, loop) && (active || pending()); }
+  // The token alone is not enough either: a struct copied while held and copied
+  // back later has the right token, so the loop's own records must agree too
+  // (Loop::records; defined in loop.hh).
+  bool held() const;
   void hold(Loop *l) {
     loop = l;
     token = token_of(this, l);
