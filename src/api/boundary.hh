@@ -44,8 +44,9 @@ template <class T>
 int bind_watcher(tide_loop *l, const void *pub, Kind k, T **out) {
   T *w = typed_watcher<T>(pub, k);
   if (!l || !w) return -EINVAL;
-  if (w->held() && w->loop != core(l)) return -EBUSY;
-  if (!w->held()) {  // leftovers of an old use: not on any loop
+  const bool held = w->held();  // asks the loop's records: once
+  if (held && w->loop != core(l)) return -EBUSY;
+  if (!held) {  // leftovers of an old use: not on any loop
     w->active = false;
     w->revents = 0;
     w->loop = nullptr;
