@@ -1210,6 +1210,67 @@ static int put_oldest(struct pooled *p) {
   return tide_bufpool_put(p->pool, id);
 }
 
+/* The race of a multishot receive that ran dry, driven step by step: both
+ * buffers are held, more data arrives (on io_uring the kernel ends the receive
+ * with -ENOBUFS at once, as the write returns), and the program puts both
+ * buffers back before the loop has reaped that -ENOBUFS. The receive must go on
+ * with the buffers now in the pool; it used to park itself as paused with every
+ * buffer already back, and no later put woke it: the stream stalled, no EOF, no
+ * error. On the other backends the same steps must deliver the data too. */
+struct dry_race {
+  struct pooled p; /* first: pooled_cb reads req->data as a struct pooled */
+  int writer;      /* the peer socket */
+  int done;        /* the step ran */
+};
+
+static void dry_race_cb(tide_loop *loop, tide_req *req, ssize_t res) {
+  struct dry_race *d = req->data;
+  pooled_cb(loop, req, res);
+  if (res > 0 && d->p.data_calls == 2 && !d->done) {
+    d->done = 1;
+    cr_assert_eq(write(d->writer, "C", 1), 1); /* no buffer left for it */
+    while (d->p.nheld > 0) cr_assert_eq(put_oldest(&d->p), 0);
+  }
+}
+
+Test(flow, recv_pool_resumes_when_buffers_return_before_enobufs_is_reaped) {
+  tide_loop *loop = req_loop();
+  int sv[2];
+  tt_socketpair(sv);
+  struct dry_race d;
+  memset(&d, 0, sizeof d);
+  d.p.req.data = &d;
+  d.writer = sv[1];
+  char acc[16];
+  d.p.acc = acc;
+  d.p.cap = sizeof acc;
+  cr_assert_eq(tide_bufpool_new(loop, &d.p.pool, 2, 4096), 0);
+  cr_assert_eq(tide_recv_pool(loop, &d.p.req, sv[0], d.p.pool, dry_race_cb), 0);
+  cr_assert_eq(write(sv[1], "A", 1), 1);
+  cr_assert(tt_run_until(loop, &d.p.data_calls, 1, TT_SEC(5)));
+  cr_assert_eq(write(sv[1], "B", 1), 1);
+  cr_assert(tt_run_until(loop, &d.p.data_calls, 2, TT_SEC(5)));
+  cr_assert_eq(d.done, 1);
+  /* "C" was written with both buffers held, and they are back now. */
+  cr_assert(tt_run_until(loop, &d.p.data_calls, 3, TT_SEC(3)),
+            "the receive stalled after its buffers came back (%zu bytes, %d errors)", d.p.got,
+            d.p.err_calls);
+  cr_assert_eq(d.p.got, 3u);
+  cr_assert_eq(memcmp(acc, "ABC", 3), 0);
+  cr_assert_eq(d.p.err_calls, 0, "error %zd", d.p.err);
+  /* The stream goes on, and ends with EOF. */
+  while (d.p.nheld > 0) cr_assert_eq(put_oldest(&d.p), 0);
+  cr_assert_eq(write(sv[1], "D", 1), 1);
+  cr_assert(tt_run_until(loop, &d.p.data_calls, 4, TT_SEC(3)));
+  while (d.p.nheld > 0) cr_assert_eq(put_oldest(&d.p), 0);
+  close(sv[1]);
+  cr_assert(tt_run_until(loop, &d.p.eof_calls, 1, TT_SEC(3)));
+  cr_assert_eq(memcmp(acc, "ABCD", 4), 0);
+  close(sv[0]);
+  cr_assert_eq(tide_bufpool_free(d.p.pool), 0);
+  tt_free(loop);
+}
+
 Test(flow, recv_pool_pauses_when_dry_and_resumes_on_put) {
   tide_loop *loop = req_loop();
   long ps = sysconf(_SC_PAGESIZE);

@@ -59,18 +59,28 @@ int BufPool::get() noexcept {
   if (free_.empty()) return -1;
   int id = free_.back();
   free_.pop_back();
-  held_[id] = 1;
+  hold(id);
   return id;
 }
 
 void BufPool::taken(int id) noexcept {
-  if (id >= 0 && static_cast<unsigned>(id) < count_) held_[id] = 1;
+  if (id >= 0 && static_cast<unsigned>(id) < count_ && !held_[id]) hold(id);
+}
+
+void BufPool::hold(int id) noexcept {
+  held_[id] = 1;
+  ++held_count_;
+}
+
+void BufPool::release(int id) noexcept {
+  held_[id] = 0;
+  --held_count_;
 }
 
 int BufPool::put(int id) noexcept {
   if (id < 0 || static_cast<unsigned>(id) >= count_) return -EINVAL;
   if (!held_[id]) return -EALREADY;
-  held_[id] = 0;
+  release(id);
   if (native)
     loop_->backend().buf_ring_put(*this, id);
   else
@@ -80,7 +90,7 @@ int BufPool::put(int id) noexcept {
 }
 
 void BufPool::unget(int id) noexcept {
-  held_[id] = 0;
+  release(id);
   free_.push_back(id);
 }
 

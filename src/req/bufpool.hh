@@ -32,6 +32,8 @@ class BufPool {
   void add_paused(Req *r) noexcept;
   Req *take_paused() noexcept;
   size_t paused_count() const noexcept { return paused_.size(); }
+  // Whether a buffer is in the pool (free list or kernel ring) right now.
+  bool has_free() const noexcept { return held_count_ < count_; }
 
   int users = 0;        // recv_pool requests in flight on this pool
   bool native = false;  // registered as an io_uring buffer ring
@@ -41,12 +43,15 @@ class BufPool {
 
  private:
   BufPool() = default;
+  void hold(int id) noexcept;     // the program has buffer id now
+  void release(int id) noexcept;  // ... and no longer
   Loop *loop_ = nullptr;
   unsigned count_ = 0;
   size_t size_ = 0;
   char *mem_ = nullptr;
   size_t mem_bytes_ = 0;
   std::vector<uint8_t> held_;     // 1 while the program holds the buffer
+  unsigned held_count_ = 0;       // how many are held
   std::vector<int32_t> free_;     // emulation's free list
   std::vector<Req *> paused_;     // requests waiting for a buffer
 };

@@ -355,8 +355,14 @@ void Loop::native_result(Req *r, int64_t res, bool more, int32_t buf) noexcept {
             req_done(r, -ENOMEM);
         }
       } else if (res == -ENOBUFS && !r->cancel_requested) {
-        r->paused = true;  // resumes in bufpool_resume() when buffers come back
-        r->a.pool.pool->add_paused(r);
+        if (r->a.pool.pool->has_free()) {
+          // The buffers came back between the kernel's -ENOBUFS and this reap: no
+          // later put will come to wake a pause, so go on at once.
+          if (backend_->submit(r) < 0) req_done(r, -ENOMEM);
+        } else {
+          r->paused = true;  // resumes in bufpool_resume() when buffers come back
+          r->a.pool.pool->add_paused(r);
+        }
       } else if (!more) {
         req_done(r, res);
       }
