@@ -3,6 +3,14 @@
 // public pointers into core objects with validation, and keeping errno intact.
 #pragma once
 #include <errno.h>
+#include <stddef.h>
+
+#if defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define TIDE_HAVE_MEMCHECK 1
+#endif
+#endif
 
 #include "core/loop.hh"
 #include "core/watcher.hh"
@@ -22,6 +30,20 @@ class ErrnoGuard {
 
 inline Loop *core(tide_loop *l) { return reinterpret_cast<Loop *>(l); }
 inline const Loop *core(const tide_loop *l) { return reinterpret_cast<const Loop *>(l); }
+
+// tide_X_init and a request's submit read storage the program may never have
+// written (a fresh stack struct) to tell a struct a loop still holds from a new
+// one: that read is intended, and memcheck is told so (a no-op outside valgrind,
+// and without valgrind's header at build time). Every other reader gets a struct
+// that went through init.
+inline void intended_read(const void *pub, size_t n) {
+#if TIDE_HAVE_MEMCHECK
+  VALGRIND_MAKE_MEM_DEFINED(pub, n);
+#else
+  (void)pub;
+  (void)n;
+#endif
+}
 
 // Any public watcher struct -> its core object, or nullptr when pub is NULL or
 // never went through a tide_X_init (no signature).
@@ -57,6 +79,9 @@ int bind_watcher(tide_loop *l, const void *pub, Kind k, T **out) {
 
 // tide_X_init may not re-initialise a watcher that a loop still holds.
 inline bool held_by_loop(const void *pub) {
+  if (pub)  // the private storage only: the program's own fields stay checked
+    intended_read(static_cast<const char *>(pub) + offsetof(tide_io, tide_private_),
+                  sizeof(tide_io::tide_private_));
   Watcher *w = any_watcher(pub);
   return w && w->held();
 }

@@ -17,7 +17,10 @@ static_assert(sizeof(Req) <= sizeof(tide_req::tide_private_), "tide_req too smal
 
 namespace {
 
+// The request in pub's storage, if pub was ever submitted or given a timeout; a
+// fresh struct is read as well (see intended_read).
 Req *existing(const tide_req *pub) {
+  if (pub) intended_read(pub->tide_private_, sizeof pub->tide_private_);
   Watcher *w = any_watcher(pub);
   return w && w->kind == Kind::req ? static_cast<Req *>(w) : nullptr;
 }
