@@ -60,11 +60,10 @@ T *typed_watcher(const void *pub, Kind k) {
   return w && w->kind == k ? static_cast<T *>(w) : nullptr;
 }
 
-// Checks shared by every start/stop: loop and watcher valid (-EINVAL), watcher not
-// bound to another loop (-EBUSY). Returns 0 and sets *out.
-template <class T>
-int bind_watcher(tide_loop *l, const void *pub, Kind k, T **out) {
-  T *w = typed_watcher<T>(pub, k);
+// Checks shared by every start/stop and tide_feed_event: loop and watcher valid
+// (-EINVAL), watcher not bound to another loop (-EBUSY); a watcher no loop holds
+// has its leftover state cleared. Returns 0 or -errno.
+inline int bind_any(tide_loop *l, Watcher *w) {
   if (!l || !w) return -EINVAL;
   const bool held = w->held();  // asks the loop's records: once
   if (held && w->loop != core(l)) return -EBUSY;
@@ -73,8 +72,16 @@ int bind_watcher(tide_loop *l, const void *pub, Kind k, T **out) {
     w->revents = 0;
     w->loop = nullptr;
   }
-  *out = w;
   return 0;
+}
+
+// bind_any for a watcher of kind k; sets *out on success.
+template <class T>
+int bind_watcher(tide_loop *l, const void *pub, Kind k, T **out) {
+  T *w = typed_watcher<T>(pub, k);
+  int r = bind_any(l, w);
+  if (r == 0) *out = w;
+  return r;
 }
 
 // tide_X_init may not re-initialise a watcher that a loop still holds.

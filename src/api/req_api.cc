@@ -368,7 +368,7 @@ TIDE_API int tide_bufpool_free(tide_bufpool *pool) noexcept {
   BufPool *p = reinterpret_cast<BufPool *>(pool);
   if (!p) return -EINVAL;
   if (p->users > 0) return -EBUSY;
-  --p->loop()->pools;
+  p->loop()->pool_freed();
   delete p;
   return 0;
 }

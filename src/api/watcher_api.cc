@@ -82,12 +82,9 @@ TIDE_API int tide_get_priority(const void *w, int *out) noexcept {
 
 TIDE_API int tide_feed_event(tide_loop *loop, void *w, unsigned revents) noexcept {
   Watcher *c = any_watcher(w);
-  if (!loop || !c || !revents) return -EINVAL;
-  if (c->held() && c->loop != core(loop)) return -EBUSY;
-  if (!c->held()) {  // leftovers of an old use
-    c->active = false;
-    c->revents = 0;
-  }
+  if (!revents) return -EINVAL;
+  int r = bind_any(loop, c);
+  if (r < 0) return r;
   core(loop)->feed(c, revents);
   return 0;
 }

@@ -93,7 +93,7 @@ Loop::~Loop() {
 
 int Loop::free_checked() noexcept {
   if (running_) return -EDEADLK;
-  if (user_active_ > 0 || pools > 0) return -EBUSY;
+  if (user_active_ > 0 || pools_ > 0) return -EBUSY;
   delete this;
   return 0;
 }

@@ -26,7 +26,9 @@ class Loop final : public Sink {
   static int create(Loop **out, const tide_loop_options &opt) noexcept;
   ~Loop();
   int free_checked() noexcept;  // -EBUSY/-EDEADLK or deletes this
-  int pools = 0;                // live tide_bufpools (tide_loop_free refuses while > 0)
+  // Live tide_bufpools: tide_loop_free refuses while there are any.
+  void pool_created() noexcept { ++pools_; }
+  void pool_freed() noexcept { --pools_; }
   const char *backend_name() const noexcept { return backend_->name(); }
   const char *fallback_reason() const noexcept {
     return fallback_reason_.empty() ? nullptr : fallback_reason_.c_str();
@@ -167,6 +169,7 @@ class Loop final : public Sink {
   uint64_t now_ = 0;
   long refs_ = 0;          // active referenced user watchers + tide_ref - tide_unref
   long user_active_ = 0;   // active user watchers (tide_loop_free refuses while > 0)
+  long pools_ = 0;         // live tide_bufpools
   bool running_ = false;
   bool stop_requested_ = false;
 

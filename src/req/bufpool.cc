@@ -45,7 +45,7 @@ int BufPool::create(Loop *loop, unsigned count, size_t size, BufPool **out) noex
     p->native = true;
     p->free_.clear();  // the kernel ring holds them
   }
-  ++loop->pools;
+  loop->pool_created();
   *out = p;
   return 0;
 }

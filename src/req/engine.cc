@@ -409,8 +409,8 @@ void Loop::native_result(Req *r, int64_t res, bool more, int32_t buf) noexcept {
   req_done(r, res);
 }
 
-// Buffers came back: every request paused on the pool tries once more (one that
-// finds the pool dry again re-pauses, and waits for the next put).
+// Ordered native requests (stream operations) run one at a time per fd and
+// direction, in submit order: r is queued, and submitted if it is first.
 void Loop::native_enqueue(Req *r) noexcept {
   ReqFd &q = *req_fds_[r->fd];
   int d = op_writes(r->op);
@@ -439,6 +439,8 @@ void Loop::native_dequeue(Req *r) noexcept {
   }
 }
 
+// Buffers came back: every request paused on the pool tries once more (one that
+// finds the pool dry again re-pauses, and waits for the next put).
 void Loop::bufpool_resume(BufPool *p) noexcept {
   for (size_t n = p->paused_count(); n > 0; --n) {
     Req *r = p->take_paused();

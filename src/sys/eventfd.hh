@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // eventfd.hh - a non-blocking, close-on-exec eventfd(2) used to wake a loop from
-// other threads (tide_async_send, tide_loop_wakeup) and, later, to return thread
-// pool results to the loop.
+// other threads: tide_async_send, tide_loop_wakeup, and thread pool workers that
+// finished a job for the loop.
 #pragma once
 
 namespace tide {
