@@ -5,15 +5,9 @@
 #include <errno.h>
 #include <stddef.h>
 
-#if defined(__has_include)
-#if __has_include(<valgrind/memcheck.h>)
-#include <valgrind/memcheck.h>
-#define TIDE_HAVE_MEMCHECK 1
-#endif
-#endif
-
 #include "core/loop.hh"
 #include "core/watcher.hh"
+#include "sys/memcheck.hh"
 #include "tide.h"
 
 namespace tide {
@@ -36,14 +30,7 @@ inline const Loop *core(const tide_loop *l) { return reinterpret_cast<const Loop
 // one: that read is intended, and memcheck is told so (a no-op outside valgrind,
 // and without valgrind's header at build time). Every other reader gets a struct
 // that went through init.
-inline void intended_read(const void *pub, size_t n) {
-#if TIDE_HAVE_MEMCHECK
-  VALGRIND_MAKE_MEM_DEFINED(pub, n);
-#else
-  (void)pub;
-  (void)n;
-#endif
-}
+inline void intended_read(const void *pub, size_t n) { mark_defined(pub, n); }
 
 // Any public watcher struct -> its core object, or nullptr when pub is NULL or
 // never went through a tide_X_init (no signature).

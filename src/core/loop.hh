@@ -139,6 +139,7 @@ class Loop final : public Sink {
   void req_abort(Req *r, int64_t res) noexcept;  // cancel/timeout by route
   void dispatch_completions() noexcept;
   void native_result(Req *r, int64_t res, bool more, int32_t buf) noexcept;
+  void native_wrote(const Req *r, int64_t res, int32_t buf) noexcept;  // tell memcheck
   void close_cancels(Req *closer) noexcept;
   bool fd_busy_on_pool(const Req *closer) const noexcept;
   void run_waiting_close(int fd) noexcept;

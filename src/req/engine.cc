@@ -13,6 +13,7 @@
 #include "core/clock.hh"
 #include "core/loop.hh"
 #include "req/bufpool.hh"
+#include "sys/memcheck.hh"
 #include "sys/threadpool.hh"
 
 namespace tide {
@@ -330,7 +331,53 @@ void Loop::req_cqe(Req *r, int64_t res, bool more, int32_t buf) noexcept {
   native_result(r, res, more, buf);
 }
 
+// What the kernel wrote for a native operation that returned res (> 0 for the
+// data operations): memcheck cannot see io_uring's writes, so without this every
+// program that reads its received bytes under valgrind would hear of
+// uninitialised values.
+void Loop::native_wrote(const Req *r, int64_t res, int32_t buf) noexcept {
+  if (res < 0) return;
+  switch (r->op) {
+    case TIDE_OP_READ: case TIDE_OP_RECV:
+      mark_defined(static_cast<char *>(r->a.rw.buf) + r->done, static_cast<size_t>(res));
+      break;
+    case TIDE_OP_READV: case TIDE_OP_RECVMSG: {
+      const struct iovec *iov = r->op == TIDE_OP_READV ? r->a.vec.iov : r->a.msg.msg->msg_iov;
+      size_t n = r->op == TIDE_OP_READV ? static_cast<size_t>(r->a.vec.iovcnt) : r->a.msg.msg->msg_iovlen;
+      size_t left = static_cast<size_t>(res);
+      for (size_t i = 0; i < n && left > 0; ++i) {
+        size_t part = iov[i].iov_len < left ? iov[i].iov_len : left;
+        mark_defined(iov[i].iov_base, part);
+        left -= part;
+      }
+      if (r->op == TIDE_OP_RECVMSG) {  // the kernel also wrote back the header's lengths
+        struct msghdr *m = r->a.msg.msg;
+        mark_defined(m, sizeof *m);
+        mark_defined(m->msg_name, m->msg_namelen);
+        mark_defined(m->msg_control, m->msg_controllen);
+      }
+      break;
+    }
+    case TIDE_OP_RECV_POOL:
+      if (buf >= 0) mark_defined(r->a.pool.pool->addr(buf), static_cast<size_t>(res));
+      break;
+    case TIDE_OP_ACCEPT:
+      if (r->a.acc.addrlen) {
+        mark_defined(r->a.acc.addrlen, sizeof *r->a.acc.addrlen);
+        socklen_t n = *r->a.acc.addrlen;  // the peer's length, maybe more than was room
+        mark_defined(r->a.acc.addr, n < sizeof(sockaddr_storage) ? n : sizeof(sockaddr_storage));
+      }
+      break;
+    case TIDE_OP_STATX:
+      mark_defined(r->a.path.stx, sizeof *r->a.path.stx);
+      break;
+    default:
+      break;
+  }
+}
+
 void Loop::native_result(Req *r, int64_t res, bool more, int32_t buf) noexcept {
+  native_wrote(r, res, buf);
   switch (r->op) {
     case TIDE_OP_SLEEP:
       req_done(r, res == -ETIME ? 0 : res);
