@@ -629,6 +629,58 @@ Test(flow, cancel_queued_work) {
   tt_free(loop);
 }
 
+/* ------------------------------------------------------------ fd reuse */
+
+/* A recv completes; in its callback the program closes the fd with plain close(2)
+ * and the same number names a new socket at once (dup2 forces the number), and a
+ * recv is submitted on it. The new file must be watched: on epoll the kernel
+ * dropped the old file's registration with the close, and the loop used to think
+ * the interest it had for that number still stood. */
+struct reuse {
+  tt_req first, second;
+  int fd;       /* the number that gets reused */
+  int new_peer; /* the peer of the new socket */
+  char buf[8];
+};
+
+static void reuse_first_cb(tide_loop *loop, tide_req *req, ssize_t res) {
+  struct reuse *u = (struct reuse *)((char *)req->data - offsetof(struct reuse, first));
+  tt_req_cb(loop, req, res);
+  int sv[2];
+  tt_socketpair(sv);
+  cr_assert_eq(dup2(sv[0], u->fd), u->fd); /* closes the old file, same number */
+  close(sv[0]);
+  u->new_peer = sv[1];
+  cr_assert_eq(tide_recv(loop, &u->second.req, u->fd, u->buf, sizeof u->buf, 0, 0, tt_req_cb), 0);
+}
+
+Test(flow, a_request_on_a_reused_fd_number_watches_the_new_file) {
+  tide_loop *loop = req_loop();
+  int sv[2];
+  tt_socketpair(sv);
+  struct reuse u;
+  memset(&u, 0, sizeof u);
+  tt_req_init(&u.first);
+  tt_req_init(&u.second);
+  u.first.req.data = &u.first;
+  u.fd = sv[0];
+  char b1[8];
+  cr_assert_eq(tide_recv(loop, &u.first.req, u.fd, b1, sizeof b1, 0, 0, reuse_first_cb), 0);
+  cr_assert_eq(write(sv[1], "old", 3), 3);
+  cr_assert(tt_run_until(loop, &u.first.calls, 1, TT_SEC(5)));
+  cr_assert_eq(u.first.res, 3);
+  close(sv[1]); /* the old peer is gone too */
+  tt_run_for0(loop, TT_MS(20)); /* an iteration passes with the recv waiting */
+  cr_assert_eq(write(u.new_peer, "new", 3), 3);
+  cr_assert(tt_run_until(loop, &u.second.calls, 1, TT_SEC(3)),
+            "the recv on the new file never completed");
+  cr_assert_eq(u.second.res, 3, "%zd", u.second.res);
+  cr_assert_eq(memcmp(u.buf, "new", 3), 0);
+  close(u.new_peer);
+  close(u.fd);
+  tt_free(loop);
+}
+
 /* ------------------------------------------------------------ timeouts */
 
 Test(flow, timeout_on_a_recv_that_never_gets_data) {

@@ -88,6 +88,12 @@ void Loop::ready_interest(ReqFd &q) noexcept {
     if (w->active) io_changed(w);
   }
   if (w->active) return;
+  // A new wait for readiness is a new start (libev re-registers on every
+  // ev_io_set, for the same reason): since the last request on this fd finished,
+  // the program may have closed the number and opened another file under it, and
+  // epoll dropped the old file's registration while the loop still counts it as
+  // its interest. Re-registering costs one epoll_ctl on a start after a stop.
+  w->fd_reset = true;
   int e = io_start(w);
   if (e == 0) return;
   // The fd cannot be watched (closed, out of range): every queued request fails.
