@@ -340,8 +340,10 @@ TIDE_API int tide_feed_event(tide_loop *loop, void *w, unsigned revents) TIDE_NO
  *   TIDE_ONESHOT: the watcher is stopped just before its callback runs.
  * Default is level-triggered (epoll's and poll's default): the callback runs every
  * iteration while the fd is ready. Resets the watcher (inactive, not pending,
- * priority 0); must not be called on an active watcher.
- * Returns 0, -EINVAL (w or cb NULL, no READ/WRITE bit, unknown bits, w active),
+ * priority 0); must not be called while the watcher is active or pending (stop
+ * it, or let its callback run, first).
+ * Returns 0, -EINVAL (w or cb NULL, no READ/WRITE bit, unknown bits, w active or
+ * pending),
  * -EBADF (fd < 0). */
 TIDE_API int tide_io_init(tide_io *w, tide_io_cb cb, int fd, unsigned events) TIDE_NOEXCEPT;
 
@@ -377,7 +379,7 @@ TIDE_API int tide_io_fd(const tide_io *w) TIDE_NOEXCEPT;
 
 /* tide_timer_init - prepare a timer that fires after_ns nanoseconds after
  * tide_timer_start(), then every repeat_ns (0 = once). Returns 0, -EINVAL
- * (w or cb NULL, w active). */
+ * (w or cb NULL, w active or pending). */
 TIDE_API int tide_timer_init(tide_timer *w, tide_timer_cb cb, uint64_t after_ns,
                              uint64_t repeat_ns) TIDE_NOEXCEPT;
 
@@ -428,7 +430,8 @@ TIDE_API int tide_check_stop(tide_loop *loop, tide_check *w) TIDE_NOEXCEPT;
 
 /* --- async: wake a loop from another thread --- */
 
-/* tide_async_init/start/stop - as for idle. An active async watcher's callback
+/* tide_async_init/start/stop - as for idle (init: -EINVAL also while w is
+ * active or pending). An active async watcher's callback
  * runs (revents TIDE_ASYNC) in the loop's thread after tide_async_send(). */
 TIDE_API int tide_async_init(tide_async *w, tide_async_cb cb) TIDE_NOEXCEPT;
 TIDE_API int tide_async_start(tide_loop *loop, tide_async *w) TIDE_NOEXCEPT;
@@ -534,7 +537,8 @@ TIDE_API int tide_op_support(const tide_loop *loop, int op) TIDE_NOEXCEPT;
 
 /* tide_req_more - inside a callback: 1 if more callbacks will follow for this
  * multishot request, 0 if this is the last (the request is then finished and
- * may be reused). 0 for a single-shot request. -EINVAL for NULL. */
+ * may be reused). 0 for a single-shot request. -EINVAL when req is NULL or was
+ * never submitted nor given a timeout (tide_req_set_timeout). */
 TIDE_API int tide_req_more(const tide_req *req) TIDE_NOEXCEPT;
 
 /* tide_req_set_timeout - before submitting req: make it complete with -ETIMEDOUT
@@ -678,7 +682,8 @@ TIDE_API int tide_bufpool_free(tide_bufpool *pool) TIDE_NOEXCEPT;
  * Every delivered buffer must be put back. Native on io_uring with Linux >= 6.0
  * (multishot receive into a buffer ring), emulated elsewhere.
  * Ends (tide_req_more() == 0) at EOF, on an error, a timeout, or after
- * tide_cancel(). */
+ * tide_cancel(). Besides the shared submit errors, -EINVAL when pool was
+ * created for another loop. */
 TIDE_API int tide_recv_pool(tide_loop *loop, tide_req *req, int fd, tide_bufpool *pool,
                             tide_req_cb cb) TIDE_NOEXCEPT;
 
